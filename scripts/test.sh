@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh Debian 12 machine: installs the Debian packages it needs (Samba AD DC,
+# LDAP tools, Prometheus' promtool, Alertmanager) when missing, then runs every test (unit, integration against
+# real Samba DCs on loopback addresses, promtool), then formatting and lint checks.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/install-deps.sh
+# Integration tests start Samba DCs on 127.0.0.10 and up; each test binary runs its tests in parallel threads.
+cargo test --locked --all-targets
+cargo test --locked --doc
+cargo fmt --all -- --check
+cargo clippy --locked --all-targets -- -D warnings

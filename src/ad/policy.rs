@@ -1,0 +1,85 @@
+//! Probe `ad_policy` (domain part): the password policy on the domain root, above all the minimum password age
+//! that must be 0 for writeback.
+
+use super::values::{describe_seconds, dn_to_dns_name, interval_seconds, max_age_seconds};
+use super::{AdContext, Entry};
+use crate::metrics::catalog as m;
+use crate::probe::{Check, ProbeError, ProbeOutput, Status};
+
+const ATTRS: [&str; 6] =
+    ["minPwdAge", "maxPwdAge", "minPwdLength", "pwdHistoryLength", "pwdProperties", "lockoutThreshold"];
+
+/// Reads the domain root from the first DC that answers.
+///
+/// # Errors
+/// Connection failures, or a domain root without the policy attributes (unreadable to this account).
+pub async fn run(ctx: &AdContext) -> Result<ProbeOutput, ProbeError> {
+    let (mut session, root) = ctx.any_dc().await?;
+    let entry = session.read(&root.default_naming_context, &ATTRS, "read the domain password policy").await;
+    session.close().await;
+    let entry = entry?.ok_or_else(|| ProbeError::Other("the domain root object was not found".to_string()))?;
+    let domain = dn_to_dns_name(&root.default_naming_context).ok_or_else(|| {
+        ProbeError::Other(format!("cannot derive a domain name from {}", root.default_naming_context))
+    })?;
+    policy_output(&domain, &entry).map_err(ProbeError::Other)
+}
+
+fn required(entry: &Entry, name: &str) -> Result<i64, String> {
+    entry.int(name)?.ok_or_else(|| format!("the domain root has no {name} attribute (not readable by this account?)"))
+}
+
+/// Turns the domain root's attributes into samples and the minimum-age check.
+fn policy_output(domain: &str, entry: &Entry) -> Result<ProbeOutput, String> {
+    let min_age = interval_seconds(required(entry, "minPwdAge")?);
+    let max_age = max_age_seconds(required(entry, "maxPwdAge")?);
+    let min_length = required(entry, "minPwdLength")?;
+    let history = required(entry, "pwdHistoryLength")?;
+    let complexity = required(entry, "pwdProperties")? & 0x1 != 0;
+    let lockout = required(entry, "lockoutThreshold")?;
+
+    let mut out = ProbeOutput::default();
+    out.sample(&m::AD_DOMAIN_MIN_PASSWORD_AGE, &[domain], min_age);
+    out.sample(&m::AD_DOMAIN_MAX_PASSWORD_AGE, &[domain], max_age);
+    out.sample(&m::AD_DOMAIN_MIN_PASSWORD_LENGTH, &[domain], min_length as f64);
+    out.sample(&m::AD_DOMAIN_PASSWORD_HISTORY_LENGTH, &[domain], history as f64);
+    out.sample(&m::AD_DOMAIN_PASSWORD_COMPLEXITY_ENABLED, &[domain], f64::from(u8::from(complexity)));
+    out.sample(&m::AD_DOMAIN_LOCKOUT_THRESHOLD, &[domain], lockout as f64);
+    out.checks.push(min_age_check(domain, min_age));
+    Ok(out)
+}
+
+fn min_age_check(domain: &str, seconds: f64) -> Check {
+    let ok = seconds == 0.0;
+    Check {
+        id: "ad_domain_min_password_age",
+        subject: domain.to_string(),
+        title: "Domain minimum password age is 0".to_string(),
+        status: if ok { Status::Pass } else { Status::Fail },
+        observed: format!("minPwdAge = {}", describe_seconds(seconds)),
+        remediation: (!ok).then(|| {
+            format!(
+                "A user who changed the password within {} cannot reset it through writeback (event 33008). In the \
+                 Group Policy that sets the domain password policy (usually Default Domain Policy) set Computer \
+                 Configuration > Policies > Windows Settings > Security Settings > Account Policies > Password Policy \
+                 > Minimum password age = 0 days, then run `gpupdate /force` on the PDC emulator; or in PowerShell: \
+                 Set-ADDefaultDomainPasswordPolicy -Identity {domain} -MinPasswordAge 0 \
+                 (Samba: samba-tool domain passwordsettings set --min-pwd-age=0).",
+                describe_seconds(seconds)
+            )
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fresh_domain_fails_min_age() {
+        let check = min_age_check("corp.example.test", 86_400.0);
+        assert_eq!(check.status, Status::Fail);
+        assert_eq!(check.observed, "minPwdAge = 1 day");
+        assert!(check.remediation.as_deref().is_some_and(|r| r.contains("Minimum password age = 0")));
+        assert_eq!(min_age_check("corp.example.test", 0.0).status, Status::Pass);
+    }
+}

@@ -1,0 +1,156 @@
+//! The configuration file's shape (CONFIG.md), parsed strictly: unknown keys are errors.
+
+use std::path::PathBuf;
+
+use serde::Deserialize;
+use serde_saphyr::Spanned;
+
+use super::duration::PromDuration;
+use crate::version::ConnectVersion;
+
+/// The raw file, before secrets are checked and defaults are resolved (`Config` in `mod.rs` is the result).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    #[serde(default)]
+    pub global: Global,
+    pub targets: Vec<RawTarget>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Global {
+    pub interval: PromDuration,
+    pub timeout: PromDuration,
+    pub intervals: Intervals,
+}
+
+impl Default for Global {
+    fn default() -> Self {
+        Global {
+            interval: PromDuration::from_secs(300),
+            timeout: PromDuration::from_secs(120),
+            intervals: Intervals::default(),
+        }
+    }
+}
+
+/// Per-probe interval overrides; a field per probe, so a misspelt probe name is an unknown-key error.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Intervals {
+    pub ad_topology: Option<PromDuration>,
+    pub ad_policy: Option<PromDuration>,
+    pub ad_connector: Option<PromDuration>,
+    pub ad_acl: Option<PromDuration>,
+    pub ad_users: Option<PromDuration>,
+    pub ad_gpo: Option<PromDuration>,
+    pub entra_licenses: Option<PromDuration>,
+    pub entra_sync: Option<PromDuration>,
+    pub entra_sspr: Option<PromDuration>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTarget {
+    pub name: Spanned<String>,
+    pub ad: Option<Spanned<AdConfig>>,
+    pub entra: Option<Spanned<EntraConfig>>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdConfig {
+    #[serde(default)]
+    pub servers: Vec<Spanned<String>>,
+    pub domain: Option<String>,
+    #[serde(default = "yes")]
+    pub all_dcs: bool,
+    pub bind: Spanned<BindConfig>,
+    #[serde(default)]
+    pub tls: TlsConfig,
+    #[serde(default)]
+    pub allow_plaintext: bool,
+    #[serde(default)]
+    pub connector_accounts: Vec<String>,
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    #[serde(default = "yes")]
+    pub user_scan: bool,
+    #[serde(default = "default_page_size")]
+    pub page_size: Spanned<u32>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum BindMechanism {
+    #[default]
+    Simple,
+    Gssapi,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BindConfig {
+    pub user: Option<String>,
+    pub password_file: Option<Spanned<PathBuf>>,
+    pub password_env: Option<Spanned<String>>,
+    #[serde(default)]
+    pub mechanism: BindMechanism,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    #[serde(default)]
+    pub start_tls: bool,
+    pub ca_file: Option<Spanned<PathBuf>>,
+    pub server_name: Option<String>,
+    #[serde(default)]
+    pub insecure_skip_verify: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Cloud {
+    #[default]
+    Global,
+    Usgov,
+    Usgovdod,
+    China,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EntraConfig {
+    pub tenant_id: Spanned<String>,
+    pub client_id: Spanned<String>,
+    pub client_secret_file: Option<Spanned<PathBuf>>,
+    pub client_secret_env: Option<Spanned<String>>,
+    pub certificate_file: Option<Spanned<PathBuf>>,
+    pub private_key_file: Option<Spanned<PathBuf>>,
+    pub federated_token_file: Option<Spanned<PathBuf>>,
+    #[serde(default)]
+    pub cloud: Cloud,
+    pub authority_url: Option<Spanned<String>>,
+    pub graph_url: Option<Spanned<String>>,
+    pub ca_file: Option<Spanned<String>>,
+    pub proxy_url: Option<Spanned<String>>,
+    #[serde(default = "default_min_connect_version")]
+    pub min_connect_version: ConnectVersion,
+    #[serde(default = "yes")]
+    pub sspr_audit: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn default_page_size() -> Spanned<u32> {
+    let nowhere = serde_saphyr::Location::UNKNOWN;
+    Spanned::new(1000, nowhere, nowhere)
+}
+
+fn default_min_connect_version() -> ConnectVersion {
+    ConnectVersion([2, 5, 79, 0])
+}

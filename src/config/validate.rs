@@ -1,0 +1,259 @@
+//! Checks what serde cannot (uniqueness, combinations, readable secrets) and resolves defaults.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+
+use serde_saphyr::Spanned;
+use url::Url;
+
+use super::schema::{self, BindMechanism, RawConfig};
+use super::{AdTarget, AdTls, Bind, Config, ConfigError, EntraCredential, EntraTarget, SecretSource, Target};
+
+/// Collects the file name so each check can say `err(line, key, message)`.
+struct Ctx<'a> {
+    file: &'a Path,
+}
+
+impl Ctx<'_> {
+    /// Relative paths in the file are relative to the file's directory, as in Prometheus' own configs.
+    fn path(&self, p: &Path) -> PathBuf {
+        match self.file.parent() {
+            Some(dir) if p.is_relative() => dir.join(p),
+            _ => p.to_path_buf(),
+        }
+    }
+
+    fn err(&self, line: u64, key: impl Into<String>, message: impl Into<String>) -> ConfigError {
+        ConfigError {
+            file: self.file.to_path_buf(),
+            line: (line > 0).then_some(line),
+            key: key.into(),
+            message: message.into(),
+        }
+    }
+
+    fn at<T>(&self, spanned: &Spanned<T>, key: impl Into<String>, message: impl Into<String>) -> ConfigError {
+        self.err(spanned.referenced.line(), key, message)
+    }
+}
+
+pub(super) fn resolve(raw: RawConfig, file: &Path) -> Result<Config, ConfigError> {
+    let ctx = Ctx { file };
+    let g = &raw.global;
+    if g.interval.0.as_secs() < 1 {
+        return Err(ctx.err(0, "global.interval", "must be at least 1s"));
+    }
+    if g.timeout.0.is_zero() {
+        return Err(ctx.err(0, "global.timeout", "must be greater than 0"));
+    }
+    if raw.targets.is_empty() {
+        return Err(ctx.err(0, "targets", "at least one target is required"));
+    }
+    let mut names = HashSet::new();
+    let mut targets = Vec::with_capacity(raw.targets.len());
+    for (i, t) in raw.targets.into_iter().enumerate() {
+        let key = format!("targets[{i}]");
+        let name = t.name.value.trim().to_string();
+        if name.is_empty() {
+            return Err(ctx.at(&t.name, format!("{key}.name"), "must not be empty"));
+        }
+        if !names.insert(name.clone()) {
+            return Err(ctx.at(&t.name, format!("{key}.name"), format!("duplicate target name {name:?}")));
+        }
+        if t.ad.is_none() && t.entra.is_none() {
+            return Err(ctx.at(&t.name, key, format!("target {name:?} has neither `ad` nor `entra`")));
+        }
+        let ad = t.ad.map(|ad| resolve_ad(&ctx, &format!("{key}.ad"), ad)).transpose()?;
+        let entra = t.entra.map(|e| resolve_entra(&ctx, &format!("{key}.entra"), e)).transpose()?;
+        targets.push(Target { name, ad, entra });
+    }
+    Ok(Config { file: file.to_path_buf(), global: raw.global, targets })
+}
+
+fn resolve_ad(ctx: &Ctx, key: &str, ad: Spanned<schema::AdConfig>) -> Result<AdTarget, ConfigError> {
+    let line = ad.referenced.line();
+    let ad = ad.value;
+    let mut servers = Vec::with_capacity(ad.servers.len());
+    for (i, s) in ad.servers.iter().enumerate() {
+        let skey = format!("{key}.servers[{i}]");
+        let url =
+            Url::parse(s.value.trim()).map_err(|e| ctx.at(s, &skey, format!("invalid URL {:?}: {e}", s.value)))?;
+        match url.scheme() {
+            "ldaps" => {}
+            "ldap" if ad.tls.start_tls || ad.allow_plaintext => {}
+            "ldap" => {
+                return Err(ctx.at(
+                    s,
+                    &skey,
+                    "ldap:// sends the password in clear text: use ldaps://, set tls.start_tls: true, \
+                     or allow_plaintext: true",
+                ))
+            }
+            other => return Err(ctx.at(s, &skey, format!("unsupported scheme {other:?} (use ldaps:// or ldap://)"))),
+        }
+        if url.host_str().is_none_or(str::is_empty) {
+            return Err(ctx.at(s, &skey, format!("URL {:?} has no host", s.value)));
+        }
+        if !matches!(url.path(), "" | "/") || url.query().is_some() {
+            return Err(ctx.at(s, &skey, "the URL must name only scheme, host and port"));
+        }
+        servers.push(url);
+    }
+    let domain = ad.domain.map(|d| d.trim().trim_end_matches('.').to_ascii_lowercase());
+    if servers.is_empty() && domain.as_deref().is_none_or(str::is_empty) {
+        return Err(ctx.err(line, format!("{key}.domain"), "required when `servers` is empty (DNS SRV discovery)"));
+    }
+    if ad.tls.start_tls && servers.iter().any(|u| u.scheme() == "ldaps") {
+        return Err(ctx.err(line, format!("{key}.tls.start_tls"), "applies to ldap:// URLs only"));
+    }
+    let tls = AdTls {
+        start_tls: ad.tls.start_tls,
+        ca_file: ad.tls.ca_file.as_ref().map(|f| readable(ctx, f, &format!("{key}.tls.ca_file"))).transpose()?,
+        server_name: ad.tls.server_name.filter(|s| !s.trim().is_empty()),
+        insecure_skip_verify: ad.tls.insecure_skip_verify,
+    };
+    let bind = resolve_bind(ctx, &format!("{key}.bind"), &ad.bind)?;
+    let page_size = ad.page_size.value;
+    if !(1..=100_000).contains(&page_size) {
+        return Err(ctx.at(&ad.page_size, format!("{key}.page_size"), "must be between 1 and 100000"));
+    }
+    Ok(AdTarget {
+        servers,
+        domain,
+        all_dcs: ad.all_dcs,
+        bind,
+        tls,
+        allow_plaintext: ad.allow_plaintext,
+        connector_accounts: ad.connector_accounts,
+        scopes: ad.scopes,
+        user_scan: ad.user_scan,
+        page_size,
+    })
+}
+
+fn resolve_bind(ctx: &Ctx, key: &str, bind: &Spanned<schema::BindConfig>) -> Result<Bind, ConfigError> {
+    let b = &bind.value;
+    match b.mechanism {
+        BindMechanism::Gssapi => {
+            return Err(ctx.at(bind, format!("{key}.mechanism"), "gssapi is not supported by this build yet"));
+        }
+        BindMechanism::Simple => {}
+    }
+    let user = b.user.as_deref().map(str::trim).filter(|u| !u.is_empty());
+    let Some(user) = user else {
+        return Err(ctx.at(bind, format!("{key}.user"), "required for a simple bind"));
+    };
+    let password = match (&b.password_file, &b.password_env) {
+        (Some(f), None) => secret(ctx, SecretSource::File(ctx.path(&f.value)), f, &format!("{key}.password_file"))?,
+        (None, Some(e)) => secret(ctx, SecretSource::Env(e.value.clone()), e, &format!("{key}.password_env"))?,
+        (Some(_), Some(_)) => {
+            return Err(ctx.at(bind, key, "set only one of password_file and password_env"));
+        }
+        (None, None) => {
+            return Err(ctx.at(bind, key, "a simple bind needs password_file or password_env"));
+        }
+    };
+    Ok(Bind { user: Some(user.to_string()), password: Some(password), mechanism: b.mechanism })
+}
+
+/// Reads the secret once so that a missing file fails the load, not the first probe run.
+fn secret<T>(ctx: &Ctx, source: SecretSource, at: &Spanned<T>, key: &str) -> Result<SecretSource, ConfigError> {
+    source.read().map_err(|message| ctx.at(at, key, message))?;
+    Ok(source)
+}
+
+fn readable(ctx: &Ctx, file: &Spanned<PathBuf>, key: &str) -> Result<PathBuf, ConfigError> {
+    let path = ctx.path(&file.value);
+    std::fs::File::open(&path).map_err(|e| ctx.at(file, key, format!("cannot read {}: {e}", path.display())))?;
+    Ok(path)
+}
+
+fn resolve_entra(ctx: &Ctx, key: &str, e: Spanned<schema::EntraConfig>) -> Result<EntraTarget, ConfigError> {
+    let line = e.referenced.line();
+    let e = e.value;
+    let tenant = e.tenant_id.value.trim().to_ascii_lowercase();
+    if !is_guid(&tenant) && !is_dns_name(&tenant) {
+        return Err(ctx.at(&e.tenant_id, format!("{key}.tenant_id"), "must be a GUID or a verified domain name"));
+    }
+    let client = e.client_id.value.trim().to_ascii_lowercase();
+    if !is_guid(&client) {
+        return Err(ctx.at(&e.client_id, format!("{key}.client_id"), "must be the application's GUID"));
+    }
+    let mut credentials = Vec::new();
+    if let Some(f) = &e.client_secret_file {
+        let source = secret(ctx, SecretSource::File(ctx.path(&f.value)), f, &format!("{key}.client_secret_file"))?;
+        credentials.push(EntraCredential::Secret(source));
+    }
+    if let Some(v) = &e.client_secret_env {
+        let source = secret(ctx, SecretSource::Env(v.value.clone()), v, &format!("{key}.client_secret_env"))?;
+        credentials.push(EntraCredential::Secret(source));
+    }
+    match (&e.certificate_file, &e.private_key_file) {
+        (Some(c), Some(k)) => credentials.push(EntraCredential::Certificate {
+            certificate_file: readable(ctx, c, &format!("{key}.certificate_file"))?,
+            private_key_file: readable(ctx, k, &format!("{key}.private_key_file"))?,
+        }),
+        (Some(c), None) => return Err(ctx.at(c, format!("{key}.private_key_file"), "required with certificate_file")),
+        (None, Some(k)) => return Err(ctx.at(k, format!("{key}.certificate_file"), "required with private_key_file")),
+        (None, None) => {}
+    }
+    if let Some(f) = &e.federated_token_file {
+        credentials.push(EntraCredential::FederatedToken(readable(ctx, f, &format!("{key}.federated_token_file"))?));
+    }
+    let credential = match credentials.len() {
+        1 => credentials.remove(0),
+        0 => {
+            return Err(ctx.err(
+                line,
+                key,
+                "needs one credential: client_secret_file, client_secret_env, certificate_file + private_key_file, \
+                 or federated_token_file",
+            ))
+        }
+        _ => return Err(ctx.err(line, key, "set only one credential (client secret, certificate or federated token)")),
+    };
+    let url = |field: &Option<Spanned<String>>, name: &str, schemes: &[&str]| -> Result<Option<Url>, ConfigError> {
+        let Some(s) = field.as_ref().filter(|s| !s.value.trim().is_empty()) else {
+            return Ok(None);
+        };
+        let k = format!("{key}.{name}");
+        let url =
+            Url::parse(s.value.trim()).map_err(|err| ctx.at(s, &k, format!("invalid URL {:?}: {err}", s.value)))?;
+        if !schemes.contains(&url.scheme()) || url.host_str().is_none_or(str::is_empty) {
+            return Err(ctx.at(s, &k, format!("must be a {} URL with a host", schemes.join(" or "))));
+        }
+        Ok(Some(url))
+    };
+    let ca_file = match &e.ca_file {
+        Some(f) if !f.value.trim().is_empty() => {
+            let spanned = Spanned::new(PathBuf::from(f.value.trim()), f.referenced, f.defined);
+            Some(readable(ctx, &spanned, &format!("{key}.ca_file"))?)
+        }
+        _ => None,
+    };
+    Ok(EntraTarget {
+        tenant_id: tenant,
+        client_id: client,
+        credential,
+        cloud: e.cloud,
+        authority_url: url(&e.authority_url, "authority_url", &["https"])?,
+        graph_url: url(&e.graph_url, "graph_url", &["https"])?,
+        ca_file,
+        proxy_url: url(&e.proxy_url, "proxy_url", &["http", "https", "socks5", "socks5h"])?,
+        min_connect_version: e.min_connect_version,
+        sspr_audit: e.sspr_audit,
+    })
+}
+
+fn is_guid(s: &str) -> bool {
+    let groups: Vec<&str> = s.split('-').collect();
+    groups.len() == 5
+        && groups.iter().zip([8, 4, 4, 4, 12]).all(|(g, n)| g.len() == n && g.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+fn is_dns_name(s: &str) -> bool {
+    s.contains('.')
+        && s.len() <= 253
+        && s.split('.')
+            .all(|l| !l.is_empty() && l.len() <= 63 && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
+}

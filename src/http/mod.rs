@@ -1,0 +1,7 @@
+//! HTTP edge: serves the cached metrics, the landing page and the lifecycle endpoints.
+
+pub mod auth;
+mod landing;
+pub mod routes;
+pub mod serve;
+pub mod web_config;

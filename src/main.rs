@@ -1,0 +1,151 @@
+//! The `writeback_exporter` binary: flags, logging, the daemon or `check`, exit codes.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use writeback_exporter::{app, check, config, logging};
+
+#[derive(Parser)]
+#[command(
+    name = "writeback_exporter",
+    version,
+    about = "Checks whether Microsoft Entra ID password writeback can work"
+)]
+struct Cli {
+    /// The YAML configuration file.
+    #[arg(long = "config.file", default_value = "writeback_exporter.yml", global = true)]
+    config_file: PathBuf,
+    /// Parse and validate the configuration (no network), print errors, exit 0 or 1.
+    #[arg(long = "config.check")]
+    config_check: bool,
+    /// Address to listen on; may be repeated.
+    #[arg(long = "web.listen-address", default_value = ":9862")]
+    listen_addresses: Vec<String>,
+    /// Path under which to expose metrics.
+    #[arg(long = "web.telemetry-path", default_value = "/metrics")]
+    telemetry_path: String,
+    /// exporter-toolkit web configuration (TLS, basic auth).
+    #[arg(long = "web.config.file")]
+    web_config_file: Option<PathBuf>,
+    #[arg(long = "log.level", value_enum, default_value = "info", global = true)]
+    log_level: logging::Level,
+    #[arg(long = "log.format", value_enum, default_value = "logfmt", global = true)]
+    log_format: logging::Format,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run every probe once, print a PASS/WARN/FAIL report and exit (0 PASS, 1 WARN, 2 FAIL, 3 error).
+    Check {
+        #[arg(long, value_enum, default_value = "text")]
+        output: Output,
+        /// Only this target.
+        #[arg(long)]
+        target: Option<String>,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Output {
+    Text,
+    Json,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    logging::init(cli.log_level, cli.log_format);
+    let _ = rustls::crypto::ring::default_provider().install_default();
+
+    if cli.config_check {
+        return match config::load(&cli.config_file) {
+            Ok(cfg) => {
+                println!("{}: OK, {} target(s)", cli.config_file.display(), cfg.targets.len());
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("{e}");
+                ExitCode::from(1)
+            }
+        };
+    }
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("cannot start the async runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match cli.command {
+        Some(Command::Check { output, target }) => runtime.block_on(run_check(&cli.config_file, output, target)),
+        None => {
+            let opts = app::Options {
+                config_file: cli.config_file,
+                listen_addresses: cli.listen_addresses,
+                telemetry_path: cli.telemetry_path,
+                web_config_file: cli.web_config_file,
+            };
+            match runtime.block_on(app::run(opts, shutdown_signal())) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    tracing::error!(error = %e, "exiting");
+                    eprintln!("{e}");
+                    ExitCode::from(1)
+                }
+            }
+        }
+    }
+}
+
+async fn run_check(file: &std::path::Path, output: Output, only: Option<String>) -> ExitCode {
+    let mut cfg = match config::load(file) {
+        Ok(cfg) => cfg,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(3);
+        }
+    };
+    if let Some(name) = only {
+        cfg.targets.retain(|t| t.name == name);
+        if cfg.targets.is_empty() {
+            eprintln!("no target named {name:?} in {}", file.display());
+            return ExitCode::from(3);
+        }
+    }
+    let report = check::run_once(&cfg).await;
+    match output {
+        Output::Text => print!("{}", report.to_text()),
+        Output::Json => match serde_json::to_string_pretty(&report) {
+            Ok(json) => println!("{json}"),
+            Err(e) => {
+                eprintln!("cannot encode the report: {e}");
+                return ExitCode::from(3);
+            }
+        },
+    }
+    ExitCode::from(u8::try_from(report.summary.exit_code).unwrap_or(3))
+}
+
+/// Resolves on SIGTERM or Ctrl-C.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
+}

@@ -1,0 +1,82 @@
+//! Every metric the exporter serves: name, type, labels and HELP text (the contract of METRICS.md).
+//!
+//! Probe metrics name their probe so that the rendered HELP can say how often the cached value is refreshed.
+
+use crate::probe::ProbeName;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Gauge,
+    Counter,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub struct MetricDef {
+    pub name: &'static str,
+    pub kind: Kind,
+    /// Label names after `target`, which every probe metric carries first.
+    pub labels: &'static [&'static str],
+    pub help: &'static str,
+    /// The probe that computes it; `None` for exporter-level metrics.
+    pub probe: Option<ProbeName>,
+}
+
+const fn gauge(name: &'static str, probe: ProbeName, labels: &'static [&'static str], help: &'static str) -> MetricDef {
+    MetricDef { name, kind: Kind::Gauge, labels, help, probe: Some(probe) }
+}
+
+// --- ad_topology
+pub static AD_DC_UP: MetricDef = gauge(
+    "writeback_ad_dc_up",
+    ProbeName::AdTopology,
+    &["domain", "dc"],
+    "1 if the domain controller accepted the bind and answered the rootDSE.",
+);
+pub static AD_DC_POLICY_HINTS_SUPPORTED: MetricDef = gauge(
+    "writeback_ad_dc_policy_hints_supported",
+    ProbeName::AdTopology,
+    &["domain", "dc"],
+    "1 if the DC's rootDSE supportedControl lists LDAP_SERVER_POLICY_HINTS_OID 1.2.840.113556.1.4.2066, which Entra Connect needs for password writeback.",
+);
+
+// --- ad_policy (domain part)
+pub static AD_DOMAIN_MIN_PASSWORD_AGE: MetricDef = gauge(
+    "writeback_ad_domain_min_password_age_seconds",
+    ProbeName::AdPolicy,
+    &["domain"],
+    "Domain minPwdAge in seconds; password writeback needs 0.",
+);
+pub static AD_DOMAIN_MAX_PASSWORD_AGE: MetricDef = gauge(
+    "writeback_ad_domain_max_password_age_seconds",
+    ProbeName::AdPolicy,
+    &["domain"],
+    "Domain maxPwdAge in seconds; +Inf when passwords never expire.",
+);
+pub static AD_DOMAIN_MIN_PASSWORD_LENGTH: MetricDef =
+    gauge("writeback_ad_domain_min_password_length", ProbeName::AdPolicy, &["domain"], "Domain minPwdLength.");
+pub static AD_DOMAIN_PASSWORD_HISTORY_LENGTH: MetricDef =
+    gauge("writeback_ad_domain_password_history_length", ProbeName::AdPolicy, &["domain"], "Domain pwdHistoryLength.");
+pub static AD_DOMAIN_PASSWORD_COMPLEXITY_ENABLED: MetricDef = gauge(
+    "writeback_ad_domain_password_complexity_enabled",
+    ProbeName::AdPolicy,
+    &["domain"],
+    "1 if the domain's pwdProperties has the complexity bit (0x1).",
+);
+pub static AD_DOMAIN_LOCKOUT_THRESHOLD: MetricDef = gauge(
+    "writeback_ad_domain_lockout_threshold",
+    ProbeName::AdPolicy,
+    &["domain"],
+    "Domain lockoutThreshold (bad password attempts before lockout; 0 = never locks).",
+);
+
+/// Every probe metric, in the order they are rendered.
+pub static PROBE_METRICS: &[&MetricDef] = &[
+    &AD_DC_UP,
+    &AD_DC_POLICY_HINTS_SUPPORTED,
+    &AD_DOMAIN_MIN_PASSWORD_AGE,
+    &AD_DOMAIN_MAX_PASSWORD_AGE,
+    &AD_DOMAIN_MIN_PASSWORD_LENGTH,
+    &AD_DOMAIN_PASSWORD_HISTORY_LENGTH,
+    &AD_DOMAIN_PASSWORD_COMPLEXITY_ENABLED,
+    &AD_DOMAIN_LOCKOUT_THRESHOLD,
+];

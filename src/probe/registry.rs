@@ -1,0 +1,45 @@
+//! Which probes a target runs, and the one place a probe run is started (under its timeout).
+
+use std::time::Duration;
+
+use super::{ProbeError, ProbeName, ProbeOutput};
+use crate::ad::{self, AdContext};
+use crate::config::Target;
+
+/// Per-target state that outlives single probe runs (e.g. DC host names learned earlier, for stable labels).
+#[derive(Debug)]
+pub struct TargetContext {
+    pub target: Target,
+    pub ad: Option<AdContext>,
+}
+
+impl TargetContext {
+    pub fn new(target: Target, probe_timeout: Duration) -> TargetContext {
+        let ad = target.ad.clone().map(|cfg| AdContext::new(cfg, probe_timeout));
+        TargetContext { target, ad }
+    }
+}
+
+/// The probes that apply to a target, in the order `check` reports them.
+pub fn probes_for(target: &Target) -> Vec<ProbeName> {
+    let mut probes = Vec::new();
+    if target.ad.is_some() {
+        probes.extend([ProbeName::AdTopology, ProbeName::AdPolicy]);
+    }
+    probes
+}
+
+/// Runs one probe once, bounded by `timeout`.
+///
+/// # Errors
+/// The classified failure; a timeout is [`ProbeError::Timeout`].
+pub async fn run_probe(probe: ProbeName, ctx: &TargetContext, timeout: Duration) -> Result<ProbeOutput, ProbeError> {
+    let run = async {
+        match (probe, &ctx.ad) {
+            (ProbeName::AdTopology, Some(ad)) => ad::topology::run(ad).await,
+            (ProbeName::AdPolicy, Some(ad)) => ad::policy::run(ad).await,
+            (other, _) => Err(ProbeError::Config(format!("probe {other} does not apply to this target"))),
+        }
+    };
+    tokio::time::timeout(timeout, run).await.unwrap_or(Err(ProbeError::Timeout(timeout)))
+}

@@ -1,0 +1,102 @@
+//! Runs every (target, probe) in the background: first run after a random delay (so a restart does not hit every
+//! DC at once), then once per interval, each run under the probe timeout and never overlapping itself (one task
+//! per pair runs its probe to completion before sleeping). Results go to the [`Store`].
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rand::Rng;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::Config;
+use crate::probe::{probes_for, run_probe, ProbeName, TargetContext};
+use crate::snapshot::Store;
+
+/// Upper bound of the first run's random delay; with long intervals a full-interval delay would leave a freshly
+/// started exporter empty for minutes.
+const MAX_START_JITTER: Duration = Duration::from_secs(30);
+
+/// The running probe tasks of one configuration. Dropping it does not stop them: call [`Scheduler::stop`].
+pub struct Scheduler {
+    tasks: JoinSet<()>,
+    cancel: CancellationToken,
+}
+
+impl Scheduler {
+    /// Starts a task per (target, probe) of `config`. `cancel` stops them (on reload or shutdown).
+    pub fn start(config: Arc<Config>, store: Arc<Store>, cancel: CancellationToken) -> Scheduler {
+        let mut tasks = JoinSet::new();
+        let mut pairs = Vec::new();
+        for target in &config.targets {
+            let ctx = Arc::new(TargetContext::new(target.clone(), config.timeout()));
+            for probe in probes_for(target) {
+                pairs.push((target.name.clone(), probe));
+                store.register(&target.name, probe);
+                let interval = config.interval(probe);
+                let jitter = interval.min(MAX_START_JITTER).mul_f64(rand::rng().random_range(0.0..1.0));
+                tasks.spawn(probe_loop(
+                    ctx.clone(),
+                    probe,
+                    interval,
+                    config.timeout(),
+                    jitter,
+                    store.clone(),
+                    cancel.clone(),
+                ));
+            }
+        }
+        store.retain(&pairs);
+        Scheduler { tasks, cancel }
+    }
+
+    /// Cancels every task and waits for them, at most `grace`.
+    pub async fn stop(mut self, grace: Duration) {
+        self.cancel.cancel();
+        let drained = tokio::time::timeout(grace, async { while self.tasks.join_next().await.is_some() {} }).await;
+        if drained.is_err() {
+            tracing::warn!("probe tasks did not stop within {grace:?}; aborting them");
+            self.tasks.abort_all();
+        }
+    }
+}
+
+async fn probe_loop(
+    ctx: Arc<TargetContext>,
+    probe: ProbeName,
+    interval: Duration,
+    timeout: Duration,
+    jitter: Duration,
+    store: Arc<Store>,
+    cancel: CancellationToken,
+) {
+    let target = ctx.target.name.as_str();
+    tokio::select! {
+        () = cancel.cancelled() => return,
+        () = tokio::time::sleep(jitter) => {}
+    }
+    loop {
+        let started = Instant::now();
+        let result = tokio::select! {
+            () = cancel.cancelled() => return,
+            result = run_probe(probe, &ctx, timeout) => result,
+        };
+        let duration = started.elapsed();
+        match result {
+            Ok(output) => {
+                tracing::debug!(target, %probe, ?duration, samples = output.samples.len(), "probe succeeded");
+                store.record(target, probe, duration, Ok(output));
+            }
+            Err(e) => {
+                let reason = e.reason();
+                tracing::warn!(target, %probe, reason = reason.as_str(), error = %e, "probe failed");
+                store.record(target, probe, duration, Err((reason, e.to_string())));
+            }
+        }
+        let next = started + interval;
+        tokio::select! {
+            () = cancel.cancelled() => return,
+            () = tokio::time::sleep_until(next.into()) => {}
+        }
+    }
+}

@@ -1,0 +1,98 @@
+//! The cache between probes and scrapes: per (target, probe) the last complete output and the run history.
+//!
+//! A run's output replaces the previous one whole; a failed run removes it (stale values are worse than none).
+//! Scrapes, the landing page and `/-/ready` only read from here.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use crate::probe::{ProbeName, ProbeOutput, Reason};
+
+/// What is known about one probe of one target.
+#[derive(Debug, Clone, Default)]
+pub struct ProbeState {
+    /// The last successful run's output; `None` before the first success and after a failure.
+    pub output: Option<Arc<ProbeOutput>>,
+    pub last_run: Option<RunInfo>,
+    /// Unix seconds at the end of the last successful run.
+    pub last_success: Option<f64>,
+    pub failures: BTreeMap<Reason, u64>,
+}
+
+#[derive(Debug, Clone)]
+pub struct RunInfo {
+    pub success: bool,
+    pub duration: Duration,
+    /// The failure in words (landing page, logs); never a label.
+    pub error: Option<String>,
+    pub reason: Option<Reason>,
+}
+
+type Key = (String, ProbeName);
+
+#[derive(Debug, Default)]
+pub struct Store {
+    states: RwLock<HashMap<Key, ProbeState>>,
+}
+
+pub fn unix_now() -> f64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or_default()
+}
+
+impl Store {
+    pub fn new() -> Arc<Store> {
+        Arc::new(Store::default())
+    }
+
+    /// Records a run's result: the output replaces the previous one, or a failure removes it and is counted.
+    pub fn record(
+        &self,
+        target: &str,
+        probe: ProbeName,
+        duration: Duration,
+        result: Result<ProbeOutput, (Reason, String)>,
+    ) {
+        let Ok(mut states) = self.states.write() else { return };
+        let state = states.entry((target.to_string(), probe)).or_default();
+        match result {
+            Ok(output) => {
+                state.output = Some(Arc::new(output));
+                state.last_success = Some(unix_now());
+                state.last_run = Some(RunInfo { success: true, duration, error: None, reason: None });
+            }
+            Err((reason, error)) => {
+                state.output = None;
+                *state.failures.entry(reason).or_default() += 1;
+                state.last_run = Some(RunInfo { success: false, duration, error: Some(error), reason: Some(reason) });
+            }
+        }
+    }
+
+    /// Makes sure a (target, probe) pair is known before its first run, so that the landing page lists it.
+    pub fn register(&self, target: &str, probe: ProbeName) {
+        if let Ok(mut states) = self.states.write() {
+            states.entry((target.to_string(), probe)).or_default();
+        }
+    }
+
+    /// Forgets every pair that is not in `keep` (a reload removed a target or a probe).
+    pub fn retain(&self, keep: &[(String, ProbeName)]) {
+        if let Ok(mut states) = self.states.write() {
+            states.retain(|key, _| keep.contains(key));
+        }
+    }
+
+    /// A consistent copy of every state, sorted by target then probe.
+    pub fn snapshot(&self) -> Vec<(String, ProbeName, ProbeState)> {
+        let Ok(states) = self.states.read() else { return Vec::new() };
+        let mut all: Vec<_> = states.iter().map(|((t, p), s)| (t.clone(), *p, s.clone())).collect();
+        all.sort_by(|a, b| (&a.0, a.1).cmp(&(&b.0, b.1)));
+        all
+    }
+
+    /// True once every registered pair has finished at least one run.
+    pub fn all_ran(&self) -> bool {
+        self.states.read().map(|s| s.values().all(|st| st.last_run.is_some())).unwrap_or(false)
+    }
+}

@@ -1,0 +1,146 @@
+//! The HTTP surface and lifecycle of the real binary: endpoints, reload (SIGHUP and POST), bad reloads keep the
+//! running config, graceful shutdown, and the web config (TLS and basic auth).
+
+mod support;
+
+use std::path::Path;
+use std::time::Duration;
+
+use support::exporter::{write_file, Exporter};
+
+const WAIT: Duration = Duration::from_secs(30);
+
+/// A target whose DC refuses connections at once: its probes fail fast with reason `connect`.
+fn dead_target(name: &str, pw: &Path) -> String {
+    format!(
+        "  - name: {name}\n    ad:\n      servers: [\"ldaps://127.0.0.1:1\"]\n      bind:\n        user: svc@corp.example.test\n        password_file: \"{}\"\n",
+        pw.display()
+    )
+}
+
+fn write_config(dir: &Path, targets: &[String]) -> std::path::PathBuf {
+    let text = format!("global:\n  interval: 1s\n  timeout: 5s\ntargets:\n{}", targets.concat());
+    write_file(dir, "config.yml", &text)
+}
+
+fn probe_ran(m: &support::exporter::Metrics, target: &str) -> bool {
+    m.has("writeback_probe_success", &[("target", target), ("probe", "ad_policy")])
+}
+
+#[tokio::test]
+async fn endpoints_reload_and_shutdown() {
+    let dir = tempfile::tempdir().unwrap();
+    let pw = write_file(dir.path(), "pw", "secret\n");
+    let cfg = write_config(dir.path(), &[dead_target("a", &pw)]);
+    let exporter = Exporter::start(&cfg, &[]);
+
+    assert_eq!(exporter.get("/-/healthy").await.0, 200);
+    let m = exporter.wait_for_metrics(WAIT, "target a probed", |m| probe_ran(m, "a")).await;
+    assert_eq!(m.value("writeback_probe_success", &[("target", "a"), ("probe", "ad_policy")]), Some(0.0));
+    assert_eq!(m.value("writeback_exporter_config_last_reload_successful", &[]), Some(1.0));
+    assert!(m.has("writeback_exporter_build_info", &[("version", env!("CARGO_PKG_VERSION"))]));
+    assert!(m.has("process_resident_memory_bytes", &[]));
+    // Every reason is pre-initialised so that rate() sees the first failure.
+    assert_eq!(
+        m.value("writeback_probe_failures_total", &[("target", "a"), ("probe", "ad_policy"), ("reason", "auth")]),
+        Some(0.0)
+    );
+    assert!(m.text.contains("# HELP writeback_probe_success"));
+
+    // Ready once every probe ran; the landing page lists the target, the probe and the error in words.
+    let deadline = std::time::Instant::now() + WAIT;
+    while exporter.get("/-/ready").await.0 != 200 {
+        assert!(std::time::Instant::now() < deadline, "never ready");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let (status, page) = exporter.get("/").await;
+    assert_eq!(status, 200);
+    assert!(page.contains("Target a") && page.contains("ad_policy") && page.contains("failed (connect)"), "{page}");
+    assert!(page.contains("cannot connect to 127.0.0.1"), "{page}");
+
+    // /probe serves one target; unknown or missing targets are client errors.
+    assert_eq!(exporter.get("/probe").await.0, 400);
+    assert_eq!(exporter.get("/probe?target=nope").await.0, 404);
+    let (status, one) = exporter.get("/probe?target=a").await;
+    assert_eq!(status, 200);
+    assert!(one.contains("target=\"a\"") && !one.contains("process_resident_memory_bytes"));
+
+    // SIGHUP: target a replaced by b; a's series vanish.
+    write_config(dir.path(), &[dead_target("b", &pw)]);
+    exporter.signal("HUP");
+    let m = exporter
+        .wait_for_metrics(WAIT, "target b after SIGHUP", |m| probe_ran(m, "b") && !m.text.contains("target=\"a\""))
+        .await;
+    assert_eq!(m.value("writeback_exporter_config_last_reload_successful", &[]), Some(1.0));
+
+    // A bad config is rejected: 500 with the error, flag 0, target b still probed.
+    write_file(dir.path(), "config.yml", "targets:\n  - name: c\n    bogus: 1\n");
+    let (status, body) = exporter.post("/-/reload").await;
+    assert_eq!(status, 500);
+    assert!(body.contains("config.yml:3: targets[0].bogus: unknown field `bogus`"), "{body}");
+    let m = exporter
+        .wait_for_metrics(WAIT, "reload flag 0", |m| {
+            m.value("writeback_exporter_config_last_reload_successful", &[]) == Some(0.0)
+        })
+        .await;
+    assert!(probe_ran(&m, "b"));
+    assert!(exporter.log().contains("configuration reload failed"), "{}", exporter.log());
+
+    // POST with a good config: c replaces b, flag back to 1.
+    write_config(dir.path(), &[dead_target("c", &pw)]);
+    let (status, _) = exporter.post("/-/reload").await;
+    assert_eq!(status, 200);
+    exporter
+        .wait_for_metrics(WAIT, "target c after POST", |m| {
+            probe_ran(m, "c")
+                && !m.text.contains("target=\"b\"")
+                && m.value("writeback_exporter_config_last_reload_successful", &[]) == Some(1.0)
+        })
+        .await;
+
+    // Reload only by POST.
+    assert_eq!(exporter.get("/-/reload").await.0, 405);
+    assert_eq!(exporter.terminate(), Some(0), "SIGTERM ends the process cleanly");
+}
+
+#[tokio::test]
+async fn web_config_tls_and_basic_auth() {
+    let dir = tempfile::tempdir().unwrap();
+    let pw = write_file(dir.path(), "pw", "secret\n");
+    let cfg = write_config(dir.path(), &[dead_target("a", &pw)]);
+
+    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    let ca = rcgen::CertifiedIssuer::self_signed(ca_params, rcgen::KeyPair::generate().unwrap()).unwrap();
+    let key = rcgen::KeyPair::generate().unwrap();
+    let params = rcgen::CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()]).unwrap();
+    let cert = params.signed_by(&key, &ca).unwrap();
+    write_file(dir.path(), "server.crt", &cert.pem());
+    write_file(dir.path(), "server.key", &key.serialize_pem());
+    let hash = bcrypt::hash("s3cret", 4).unwrap();
+    let web = write_file(
+        dir.path(),
+        "web.yml",
+        &format!("tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\nbasic_auth_users:\n  prom: \"{hash}\"\n"),
+    );
+    let exporter = Exporter::start(&cfg, &[&format!("--web.config.file={}", web.display())]);
+    let url = format!("https://127.0.0.1:{}/metrics", exporter.addr.port());
+    let client = reqwest::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(ca.pem().as_bytes()).unwrap())
+        .build()
+        .unwrap();
+
+    let ok = client.get(&url).basic_auth("prom", Some("s3cret")).send().await.unwrap();
+    assert_eq!(ok.status().as_u16(), 200);
+    assert!(ok.text().await.unwrap().contains("writeback_exporter_build_info"));
+
+    for (user, password) in [("prom", Some("wrong")), ("nobody", Some("s3cret"))] {
+        let denied = client.get(&url).basic_auth(user, password).send().await.unwrap();
+        assert_eq!(denied.status().as_u16(), 401);
+        assert!(denied.headers().contains_key("www-authenticate"));
+        assert!(denied.text().await.unwrap().is_empty(), "a 401 carries no body data");
+    }
+    assert_eq!(client.get(&url).send().await.unwrap().status().as_u16(), 401);
+    // Plain HTTP to the TLS port gets nothing useful.
+    assert!(reqwest::get(exporter.url("/metrics")).await.map(|r| r.status().as_u16() != 200).unwrap_or(true));
+}

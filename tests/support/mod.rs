@@ -1,0 +1,5 @@
+//! Shared helpers for the integration tests. Each test binary uses only part of them.
+#![allow(dead_code)]
+
+pub mod exporter;
+pub mod samba;

@@ -1,0 +1,782 @@
+//! Test rig: a real Samba AD DC (Samba 4.17, `samba -i -M single`) on its own loopback address.
+//!
+//! Used by the integration tests (`mod support;` → `support::samba`) and by `examples/lab.rs`
+//! (`#[path = "../tests/support/samba.rs"] mod samba;`), so this file must stay self-contained: plain std, `rcgen`,
+//! `tempfile`, `ldap3` and `rustls`; no `super::` references, no panics in library functions.
+//!
+//! How it works (see `REFERENCE.md` §6 for the Samba background):
+//! * The domain `corp.example.test` is provisioned once into a cached template
+//!   (`/tmp/writeback-exporter-samba/template-<key>`, key = rig format + `samba --version` + credentials), guarded by
+//!   a lock file so concurrent test binaries don't race. The template already holds the monitoring account
+//!   [`MONITOR_USER`]; its password and the Administrator's never expire, so an old template keeps working.
+//! * Every [`SambaDc`] reserves a loopback address `127.0.0.N` (N ≥ 10) with a lock file
+//!   (`/tmp/writeback-exporter-samba/ips/127.0.0.N.lock`, held for the life of the value) after checking that Samba's
+//!   TCP ports on it are free, copies the template (`cp -a`: SYSVOL's NT ACLs live in xattrs) into a fresh instance
+//!   directory, generates a CA and a server certificate (SAN `dc1.corp.example.test` + the IP), writes its own
+//!   `smb.conf` and starts `samba -i -M single` in its own process group.
+//! * No orphans: Samba's stdin is a pipe held only by this process; in interactive mode Samba terminates its whole
+//!   tree on EOF ("EOF on stdin"), so if the test process dies (even `kill -9`) the DC goes away. `stop`/`Drop` also
+//!   close the pipe, then signal the process group, then kill stray `smbd`/`winbindd` (they run in process groups
+//!   of their own) found by their `--configfile`.
+//! * Instance directories are named `127.0.0.N-xxxx`; whoever takes the lock of `127.0.0.N` deletes stale directories
+//!   of that address left behind by killed processes.
+//!
+//! Needs root (ports 88, 389, 445, 636) and the Debian packages installed by `scripts/install-deps.sh`.
+
+use std::fmt;
+use std::fs::{self, File, OpenOptions};
+use std::io::{Read, Write};
+use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Kerberos realm of the test domain.
+pub const REALM: &str = "CORP.EXAMPLE.TEST";
+/// DNS name of the test domain.
+pub const DNS_DOMAIN: &str = "corp.example.test";
+/// NetBIOS name of the test domain.
+pub const NETBIOS_DOMAIN: &str = "CORP";
+/// Distinguished name of the domain root.
+pub const DOMAIN_DN: &str = "DC=corp,DC=example,DC=test";
+/// Host name of every rig DC (each on its own IP); also in the server certificate's SAN.
+pub const DC_HOST_NAME: &str = "dc1.corp.example.test";
+/// Built-in domain administrator.
+pub const ADMIN_USER: &str = "Administrator";
+/// UPN of the administrator (simple bind over LDAPS).
+pub const ADMIN_UPN: &str = "Administrator@corp.example.test";
+/// Password of the administrator (never expires in the template).
+pub const ADMIN_PASSWORD: &str = "Adm1n-Rig-Passw0rd!";
+/// Plain domain user (no extra rights) the exporter binds as; created in the template.
+pub const MONITOR_USER: &str = "svc-wbmon";
+/// UPN of [`MONITOR_USER`] (simple bind over LDAPS).
+pub const MONITOR_UPN: &str = "svc-wbmon@corp.example.test";
+/// Password of [`MONITOR_USER`] (never expires).
+pub const MONITOR_PASSWORD: &str = "Mon1tor-Rig-Passw0rd!";
+/// DN of [`MONITOR_USER`].
+pub const MONITOR_DN: &str = "CN=svc-wbmon,CN=Users,DC=corp,DC=example,DC=test";
+
+/// Bump when the template's content changes (new objects, other provision options).
+const TEMPLATE_FORMAT: &str = "v1";
+const RIG_ROOT: &str = "/tmp/writeback-exporter-samba";
+const COMPLETE_MARKER: &str = ".rig-template-complete";
+/// Lowest last octet handed out (127.0.0.1-9 stay free for other uses).
+const FIRST_OCTET: u8 = 10;
+const LAST_OCTET: u8 = 250;
+/// TCP ports Samba binds on the instance address; all must be free before an address is used.
+const SAMBA_TCP_PORTS: [u16; 9] = [88, 135, 139, 389, 445, 464, 636, 3268, 3269];
+const READY_TIMEOUT: Duration = Duration::from_secs(60);
+const PROBE_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// Error of a rig operation: a message with context (and the tail of Samba's log where useful).
+#[derive(Debug, Clone)]
+pub struct RigError(String);
+
+impl RigError {
+    pub fn new(msg: impl Into<String>) -> Self {
+        RigError(msg.into())
+    }
+    pub fn message(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for RigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for RigError {}
+
+/// Adds context to foreign errors.
+trait Ctx<T> {
+    fn ctx(self, what: impl FnOnce() -> String) -> Result<T, RigError>;
+}
+
+impl<T, E: fmt::Display> Ctx<T> for Result<T, E> {
+    fn ctx(self, what: impl FnOnce() -> String) -> Result<T, RigError> {
+        self.map_err(|e| RigError(format!("{}: {e}", what())))
+    }
+}
+
+/// Where the time of [`SambaDc::start`] (or the last [`SambaDc::restart`]) went.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct StartTimings {
+    /// Waiting for / provisioning the cached template (about 0 when it already exists).
+    pub template: Duration,
+    /// Reserving the address, copying the template, certificates and smb.conf.
+    pub prepare: Duration,
+    /// From spawning `samba` until LDAPS answers a simple bind and SMB accepts connections.
+    pub ready: Duration,
+}
+
+/// A running Samba AD DC of the domain `corp.example.test` on `127.0.0.N`. Dropping it stops Samba, releases the
+/// address and deletes the instance directory.
+pub struct SambaDc {
+    ip: Ipv4Addr,
+    child: Option<Child>,
+    conf: PathBuf,
+    ca_pem: PathBuf,
+    ca_der: Vec<u8>,
+    timings: StartTimings,
+    // Field order matters for Drop: the directory goes before the address is released.
+    dir: tempfile::TempDir,
+    _ip_lock: File,
+}
+
+impl SambaDc {
+    /// Provisions the cached template if needed, reserves a free loopback address, prepares a fresh copy of the
+    /// domain, starts Samba and waits (at most 60 s) until LDAPS on `IP:636` accepts a simple bind and SMB on
+    /// `IP:445` accepts connections.
+    pub fn start() -> Result<SambaDc, RigError> {
+        let t0 = Instant::now();
+        let template = ensure_template()?;
+        let template_time = t0.elapsed();
+
+        let t1 = Instant::now();
+        let (ip, ip_lock) = reserve_ip()?;
+        let instances = rig_root()?.join("instances");
+        mkdir_0755(&instances)?;
+        let dir = tempfile::Builder::new()
+            .prefix(&format!("{ip}-"))
+            .tempdir_in(&instances)
+            .ctx(|| format!("creating instance directory in {}", instances.display()))?;
+        // mkdtemp gives 0700; smbd opens SYSVOL files as the user's mapped uid, so the chain must be traversable.
+        set_mode(dir.path(), 0o755)?;
+        copy_template(&template, dir.path())?;
+        for sub in ["cache", "run", "log", "tls"] {
+            mkdir_0755(&dir.path().join(sub))?;
+        }
+        let (ca_pem, ca_der) = write_tls(&dir.path().join("tls"), ip)?;
+        let conf = write_smb_conf(dir.path(), ip)?;
+        let prepare_time = t1.elapsed();
+
+        let mut dc = SambaDc {
+            ip,
+            child: None,
+            conf,
+            ca_pem,
+            ca_der,
+            timings: StartTimings { template: template_time, prepare: prepare_time, ready: Duration::ZERO },
+            dir,
+            _ip_lock: ip_lock,
+        };
+        dc.spawn_and_wait()?;
+        Ok(dc)
+    }
+
+    /// The loopback address this DC listens on.
+    pub fn ip(&self) -> Ipv4Addr {
+        self.ip
+    }
+
+    /// `ldaps://127.0.0.N:636` (the certificate's SAN contains the IP, so this URL verifies).
+    pub fn ldaps_url(&self) -> String {
+        format!("ldaps://{}:636", self.ip)
+    }
+
+    /// `ldap://127.0.0.N:389` (simple bind is refused there: `strongerAuthRequired`).
+    pub fn ldap_url(&self) -> String {
+        format!("ldap://{}:389", self.ip)
+    }
+
+    /// PEM file of the CA that signed the server certificate.
+    pub fn ca_pem_path(&self) -> &Path {
+        &self.ca_pem
+    }
+
+    /// DER of the CA certificate (same as [`Self::ca_pem_path`]).
+    pub fn ca_der(&self) -> &[u8] {
+        &self.ca_der
+    }
+
+    /// `DC=corp,DC=example,DC=test`.
+    pub fn domain_dn(&self) -> &str {
+        DOMAIN_DN
+    }
+
+    /// The instance directory (`etc/smb.conf`, `private/sam.ldb`, `state/sysvol`, `log/samba.out`, `tls/`).
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// This instance's `smb.conf`.
+    pub fn smb_conf_path(&self) -> &Path {
+        &self.conf
+    }
+
+    /// `<dir>/state/sysvol/corp.example.test` (contains `Policies/{GUID}/...`). Files written here behind Samba's
+    /// back need `samba_tool_conf(&["ntacl", "sysvolreset"])` before SMB clients can read them.
+    pub fn sysvol_domain_dir(&self) -> PathBuf {
+        self.dir.path().join("state").join("sysvol").join(DNS_DOMAIN)
+    }
+
+    /// Timings of the last start/restart.
+    pub fn timings(&self) -> StartTimings {
+        self.timings
+    }
+
+    /// Whether the Samba process is running (it may have died on its own).
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.as_mut().map(|c| c.try_wait()), Some(Ok(None)))
+    }
+
+    /// Stops Samba and all its processes, then waits (bounded) until port 636 refuses connections. Idempotent.
+    pub fn stop(&mut self) {
+        let Some(mut child) = self.child.take() else { return };
+        let pgid = child.id();
+        // EOF on stdin: Samba SIGTERMs its process group and exits; smbd/winbindd follow their parent.
+        drop(child.stdin.take());
+        if !wait_child(&mut child, Duration::from_secs(5)) {
+            signal_group(pgid, "TERM");
+            if !wait_child(&mut child, Duration::from_secs(2)) {
+                signal_group(pgid, "KILL");
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+        }
+        kill_strays(&self.conf, Duration::from_secs(5));
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while port_open(self.ip, 636) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Starts Samba again on the same address and data (stopping it first if it runs) and waits until it is ready.
+    pub fn restart(&mut self) -> Result<(), RigError> {
+        self.stop();
+        self.spawn_and_wait()
+    }
+
+    /// Runs `samba-tool ARGS -H <dir>/private/sam.ldb -s <dir>/etc/smb.conf` (the local database; `samba-tool` over
+    /// LDAPS does not work here) and returns its stdout. The error contains the exit status, stdout and stderr.
+    pub fn samba_tool(&self, args: &[&str]) -> Result<String, RigError> {
+        let sam = self.dir.path().join("private").join("sam.ldb");
+        samba_tool_at(args, Some(&sam), &self.conf)
+    }
+
+    /// Runs `samba-tool ARGS -s <dir>/etc/smb.conf` without `-H`: for subcommands that take no `-H`
+    /// (`ntacl sysvolreset`) or that get their own (`gpo ... -H ldap://IP -U Administrator%...`).
+    pub fn samba_tool_conf(&self, args: &[&str]) -> Result<String, RigError> {
+        samba_tool_at(args, None, &self.conf)
+    }
+
+    /// Creates an enabled domain user `CN=<sam>,CN=Users,<domain>` with the given password; returns its DN.
+    pub fn create_user(&self, sam: &str, password: &str) -> Result<String, RigError> {
+        self.samba_tool(&["user", "create", sam, password, "--use-username-as-cn"])?;
+        Ok(format!("CN={sam},CN=Users,{DOMAIN_DN}"))
+    }
+
+    /// Sets the domain's minimum password age (`minPwdAge`) to `days` days.
+    pub fn set_min_pwd_age_days(&self, days: u32) -> Result<(), RigError> {
+        let arg = format!("--min-pwd-age={days}");
+        self.samba_tool(&["domain", "passwordsettings", "set", &arg]).map(|_| ())
+    }
+
+    fn spawn_and_wait(&mut self) -> Result<(), RigError> {
+        let log_path = self.dir.path().join("log").join("samba.out");
+        let log = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log_path)
+            .ctx(|| format!("opening {}", log_path.display()))?;
+        let log2 = log.try_clone().ctx(|| "duplicating log handle".into())?;
+        let t = Instant::now();
+        let child = Command::new(find_tool("samba"))
+            .args(["-i", "-M", "single", "-s"])
+            .arg(&self.conf)
+            // smbd asks winbindd (SID → uid) through libwbclient, which ignores `winbindd socket directory` and
+            // only honours this variable (default /run/samba/winbindd, shared by all instances).
+            .env("WINBINDD_SOCKET_DIR", self.dir.path().join("run").join("winbindd"))
+            // The only write end of this pipe stays in this process (std pipes are CLOEXEC): when the process ends,
+            // however it ends, Samba reads EOF and shuts its whole tree down.
+            .stdin(Stdio::piped())
+            .stdout(log)
+            .stderr(log2)
+            .process_group(0)
+            .spawn()
+            .ctx(|| "spawning samba".into())?;
+        self.child = Some(child);
+        match self.wait_ready(&log_path) {
+            Ok(()) => {
+                self.timings.ready = t.elapsed();
+                Ok(())
+            }
+            Err(e) => {
+                self.stop();
+                Err(e)
+            }
+        }
+    }
+
+    fn wait_ready(&mut self, log_path: &Path) -> Result<(), RigError> {
+        let deadline = Instant::now() + READY_TIMEOUT;
+        let mut last_err = String::from("LDAPS/SMB ports not open yet");
+        loop {
+            if let Some(child) = self.child.as_mut() {
+                if let Ok(Some(status)) = child.try_wait() {
+                    return Err(RigError(format!(
+                        "samba on {} exited during start-up ({status}); log tail:\n{}",
+                        self.ip,
+                        log_tail(log_path, 40)
+                    )));
+                }
+            }
+            if port_open(self.ip, 636) && port_open(self.ip, 445) {
+                match ldaps_bind_probe(&self.ldaps_url(), &self.ca_der, ADMIN_UPN, ADMIN_PASSWORD) {
+                    Ok(()) => return Ok(()),
+                    Err(e) => last_err = e,
+                }
+            }
+            if Instant::now() >= deadline {
+                return Err(RigError(format!(
+                    "samba on {} not ready after {READY_TIMEOUT:?} (last error: {last_err}); log tail:\n{}",
+                    self.ip,
+                    log_tail(log_path, 40)
+                )));
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for SambaDc {
+    fn drop(&mut self) {
+        self.stop();
+        // Then `dir` is removed and the address lock released (field order).
+    }
+}
+
+/// Writes a second, unrelated CA certificate to `<dir>/foreign-ca.pem` (to prove that a wrong CA is rejected).
+pub fn foreign_ca_pem(dir: &Path) -> Result<PathBuf, RigError> {
+    let (params, key) = ca_params("writeback-exporter foreign test CA")?;
+    let cert = params.self_signed(&key).ctx(|| "signing foreign CA".into())?;
+    let path = dir.join("foreign-ca.pem");
+    write_file(&path, cert.pem().as_bytes(), 0o644)?;
+    Ok(path)
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Template
+
+fn rig_root() -> Result<PathBuf, RigError> {
+    let root = PathBuf::from(RIG_ROOT);
+    mkdir_0755(&root)?;
+    Ok(root)
+}
+
+/// Returns the directory of the provisioned template, provisioning it under an exclusive file lock if needed.
+/// Remembered per process once it exists.
+fn ensure_template() -> Result<PathBuf, RigError> {
+    static TEMPLATE: std::sync::Mutex<Option<PathBuf>> = std::sync::Mutex::new(None);
+    let mut cached = TEMPLATE.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    if let Some(tpl) = cached.as_ref().filter(|t| t.join(COMPLETE_MARKER).exists()) {
+        return Ok(tpl.clone());
+    }
+    let tpl = find_or_provision_template()?;
+    *cached = Some(tpl.clone());
+    Ok(tpl)
+}
+
+fn find_or_provision_template() -> Result<PathBuf, RigError> {
+    let root = rig_root()?;
+    let version = run(Command::new(find_tool("samba")).arg("--version"), "samba --version")?;
+    let mut key = Fnv::new();
+    for part in [TEMPLATE_FORMAT, version.trim(), REALM, ADMIN_PASSWORD, MONITOR_USER, MONITOR_PASSWORD] {
+        key.write(part.as_bytes());
+        key.write(&[0]);
+    }
+    let tpl = root.join(format!("template-{:016x}", key.0));
+    if tpl.join(COMPLETE_MARKER).exists() {
+        return Ok(tpl);
+    }
+    let lock_path = root.join("template.lock");
+    let lock = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .ctx(|| format!("opening {}", lock_path.display()))?;
+    lock.lock().ctx(|| format!("locking {}", lock_path.display()))?;
+    if tpl.join(COMPLETE_MARKER).exists() {
+        return Ok(tpl); // another process provisioned it while we waited
+    }
+    let partial = root.join(format!("template-{:016x}.partial", key.0));
+    for stale in [&partial, &tpl] {
+        if stale.exists() {
+            fs::remove_dir_all(stale).ctx(|| format!("removing {}", stale.display()))?;
+        }
+    }
+    provision(&partial)?;
+    write_file(&partial.join(COMPLETE_MARKER), version.as_bytes(), 0o644)?;
+    fs::rename(&partial, &tpl).ctx(|| format!("renaming {} to {}", partial.display(), tpl.display()))?;
+    Ok(tpl)
+}
+
+fn provision(target: &Path) -> Result<(), RigError> {
+    let target_s = target.to_str().ok_or_else(|| RigError::new("non-UTF-8 rig path"))?;
+    let adminpass = format!("--adminpass={ADMIN_PASSWORD}");
+    let targetdir = format!("--targetdir={target_s}");
+    run(
+        Command::new(find_tool("samba-tool")).args([
+            "domain",
+            "provision",
+            &format!("--realm={REALM}"),
+            &format!("--domain={NETBIOS_DOMAIN}"),
+            "--server-role=dc",
+            "--dns-backend=NONE",
+            &adminpass,
+            &targetdir,
+            "--host-name=dc1",
+            "--option=interfaces=127.0.0.1/8",
+            "--option=bind interfaces only=yes",
+        ]),
+        "samba-tool domain provision",
+    )?;
+    let sam = target.join("private").join("sam.ldb");
+    let conf = target.join("etc").join("smb.conf");
+    samba_tool_at(&["user", "create", MONITOR_USER, MONITOR_PASSWORD, "--use-username-as-cn"], Some(&sam), &conf)?;
+    // The template may be weeks old: default maxPwdAge (42 days) must not expire these passwords.
+    for user in [MONITOR_USER, ADMIN_USER] {
+        samba_tool_at(&["user", "setexpiry", user, "--noexpiry"], Some(&sam), &conf)?;
+    }
+    Ok(())
+}
+
+fn copy_template(template: &Path, dest: &Path) -> Result<(), RigError> {
+    // `cp -a` keeps the xattrs (security.NTACL) and POSIX ACLs of SYSVOL and the sparse tdb files.
+    let mut src = template.as_os_str().to_owned();
+    src.push("/.");
+    run(Command::new("cp").arg("-a").arg("--reflink=auto").arg(&src).arg(dest), "copying the Samba template")?;
+    let _ = fs::remove_file(dest.join(COMPLETE_MARKER));
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Instance preparation
+
+/// Reserves `127.0.0.N`: an exclusive lock on `<root>/ips/127.0.0.N.lock` plus free Samba ports. Removes instance
+/// directories of that address left behind by processes that died (they held the lock for their whole life).
+fn reserve_ip() -> Result<(Ipv4Addr, File), RigError> {
+    let ips = rig_root()?.join("ips");
+    mkdir_0755(&ips)?;
+    for n in FIRST_OCTET..=LAST_OCTET {
+        let ip = Ipv4Addr::new(127, 0, 0, n);
+        let path = ips.join(format!("{ip}.lock"));
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .ctx(|| format!("opening {}", path.display()))?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(fs::TryLockError::WouldBlock) => continue,
+            Err(fs::TryLockError::Error(e)) => return Err(RigError(format!("locking {}: {e}", path.display()))),
+        }
+        if !ports_free(ip)? {
+            continue; // lock released on drop; something else uses this address
+        }
+        remove_stale_instances(ip);
+        return Ok((ip, file));
+    }
+    Err(RigError::new(format!("no free loopback address 127.0.0.{FIRST_OCTET}-{LAST_OCTET} for a Samba DC")))
+}
+
+fn ports_free(ip: Ipv4Addr) -> Result<bool, RigError> {
+    for port in SAMBA_TCP_PORTS {
+        match TcpListener::bind((ip, port)) {
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
+                return Err(RigError(format!("cannot bind {ip}:{port} ({e}): the Samba rig must run as root")))
+            }
+            Err(_) => return Ok(false),
+        }
+    }
+    Ok(true)
+}
+
+fn remove_stale_instances(ip: Ipv4Addr) {
+    let Ok(entries) = fs::read_dir(Path::new(RIG_ROOT).join("instances")) else { return };
+    let prefix = format!("{ip}-");
+    for entry in entries.flatten() {
+        if entry.file_name().to_string_lossy().starts_with(&prefix) {
+            let conf = entry.path().join("etc").join("smb.conf");
+            kill_strays(&conf, Duration::from_secs(2));
+            let _ = fs::remove_dir_all(entry.path());
+        }
+    }
+}
+
+fn ca_params(cn: &str) -> Result<(rcgen::CertificateParams, rcgen::KeyPair), RigError> {
+    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair, KeyUsagePurpose};
+    let key = KeyPair::generate().ctx(|| "generating CA key".into())?;
+    let mut params = CertificateParams::new(Vec::<String>::new()).ctx(|| "CA parameters".into())?;
+    params.distinguished_name.push(DnType::OrganizationName, "writeback-exporter tests");
+    params.distinguished_name.push(DnType::CommonName, cn);
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
+    params.not_before = rcgen::date_time_ymd(2000, 1, 1);
+    params.not_after = rcgen::date_time_ymd(2099, 12, 31);
+    Ok((params, key))
+}
+
+/// Writes `ca.pem`, `cert.pem`, `key.pem` (0600: Samba refuses readable keys). ECDSA P-256 (ring cannot generate
+/// RSA keys); GnuTLS and rustls both accept it. Returns the CA path and DER.
+fn write_tls(dir: &Path, ip: Ipv4Addr) -> Result<(PathBuf, Vec<u8>), RigError> {
+    use rcgen::{CertificateParams, DnType, ExtendedKeyUsagePurpose, Issuer, KeyPair, KeyUsagePurpose};
+    let (ca, ca_key) = ca_params(&format!("writeback-exporter test CA {ip}"))?;
+    let ca_cert = ca.self_signed(&ca_key).ctx(|| "signing CA".into())?;
+    let issuer = Issuer::new(ca, ca_key);
+
+    let key = KeyPair::generate().ctx(|| "generating server key".into())?;
+    let mut params =
+        CertificateParams::new(vec![DC_HOST_NAME.to_string(), ip.to_string()]).ctx(|| "server parameters".into())?;
+    params.distinguished_name.push(DnType::CommonName, DC_HOST_NAME);
+    params.key_usages = vec![KeyUsagePurpose::DigitalSignature, KeyUsagePurpose::KeyAgreement];
+    params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+    params.use_authority_key_identifier_extension = true;
+    params.not_before = rcgen::date_time_ymd(2000, 1, 1);
+    params.not_after = rcgen::date_time_ymd(2099, 12, 31);
+    let cert = params.signed_by(&key, &issuer).ctx(|| "signing server certificate".into())?;
+
+    let ca_path = dir.join("ca.pem");
+    write_file(&ca_path, ca_cert.pem().as_bytes(), 0o644)?;
+    write_file(&dir.join("cert.pem"), cert.pem().as_bytes(), 0o644)?;
+    write_file(&dir.join("key.pem"), key.serialize_pem().as_bytes(), 0o600)?;
+    Ok((ca_path, ca_cert.der().to_vec()))
+}
+
+/// Writes `<dir>/etc/smb.conf` from scratch: every path inside the instance directory (the template's smb.conf
+/// points at the template), own pid/lock/socket directories so instances never share `/run/samba`.
+fn write_smb_conf(dir: &Path, ip: Ipv4Addr) -> Result<PathBuf, RigError> {
+    let d = dir.to_str().ok_or_else(|| RigError::new("non-UTF-8 instance path"))?;
+    let conf = format!(
+        "# Generated by tests/support/samba.rs\n\
+[global]\n\
+\tnetbios name = DC1\n\
+\trealm = {REALM}\n\
+\tworkgroup = {NETBIOS_DOMAIN}\n\
+\tserver role = active directory domain controller\n\
+\tinterfaces = {ip}/8\n\
+\tbind interfaces only = yes\n\
+\tprivate dir = {d}/private\n\
+\tbinddns dir = {d}/bind-dns\n\
+\tlock directory = {d}\n\
+\tstate directory = {d}/state\n\
+\tcache directory = {d}/cache\n\
+\tpid directory = {d}/run\n\
+\tncalrpc dir = {d}/run/ncalrpc\n\
+\twinbindd socket directory = {d}/run/winbindd\n\
+\tntp signd socket directory = {d}/run/ntp_signd\n\
+\tlog file = {d}/log/log.%m\n\
+\tlogging = file\n\
+\tmax log size = 10000\n\
+\t# No DNS (dns-backend NONE), no NetBIOS/WINS, no periodic samba_dnsupdate; keeps ldap, kdc, smb (s3fs),\n\
+\t# rpc, winbindd and drepl/kcc (for a second DC).\n\
+\tserver services = -dns -nbt -wrepl -dnsupdate -ntp_signd\n\
+\ttls enabled = yes\n\
+\ttls certfile = {d}/tls/cert.pem\n\
+\ttls keyfile = {d}/tls/key.pem\n\
+\ttls cafile = {d}/tls/ca.pem\n\
+\n\
+[sysvol]\n\
+\tpath = {d}/state/sysvol\n\
+\tread only = No\n\
+\n\
+[netlogon]\n\
+\tpath = {d}/state/sysvol/{DNS_DOMAIN}/scripts\n\
+\tread only = No\n"
+    );
+    let path = dir.join("etc").join("smb.conf");
+    write_file(&path, conf.as_bytes(), 0o644)?;
+    Ok(path)
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Processes
+
+fn find_tool(name: &str) -> PathBuf {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let extra = ["/usr/sbin", "/usr/bin", "/sbin", "/bin"].map(PathBuf::from);
+    std::env::split_paths(&path)
+        .chain(extra)
+        .map(|d| d.join(name))
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| PathBuf::from(name))
+}
+
+fn run(cmd: &mut Command, what: &str) -> Result<String, RigError> {
+    let out = cmd.stdin(Stdio::null()).output().ctx(|| format!("{what}: cannot run"))?;
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    if out.status.success() {
+        Ok(stdout)
+    } else {
+        Err(RigError(format!(
+            "{what} failed ({}):\nstdout: {}\nstderr: {}",
+            out.status,
+            stdout.trim(),
+            String::from_utf8_lossy(&out.stderr).trim()
+        )))
+    }
+}
+
+fn samba_tool_at(args: &[&str], sam: Option<&Path>, conf: &Path) -> Result<String, RigError> {
+    let mut cmd = Command::new(find_tool("samba-tool"));
+    cmd.args(args);
+    if let Some(sam) = sam {
+        cmd.arg("-H").arg(sam);
+    }
+    cmd.arg("-s").arg(conf);
+    run(&mut cmd, &format!("samba-tool {}", args.join(" ")))
+}
+
+fn wait_child(child: &mut Child, timeout: Duration) -> bool {
+    let deadline = Instant::now() + timeout;
+    loop {
+        match child.try_wait() {
+            Ok(Some(_)) | Err(_) => return true,
+            Ok(None) if Instant::now() >= deadline => return false,
+            Ok(None) => std::thread::sleep(Duration::from_millis(20)),
+        }
+    }
+}
+
+fn signal(target: &str, sig: &str) {
+    let _ = Command::new("kill")
+        .arg(format!("-{sig}"))
+        .arg("--")
+        .arg(target)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+}
+
+fn signal_group(pgid: u32, sig: &str) {
+    signal(&format!("-{pgid}"), sig);
+}
+
+/// PIDs of live processes whose command line mentions `conf` (smbd and winbindd get `--configfile=<conf>` and run
+/// in process groups of their own).
+fn pids_using(conf: &Path) -> Vec<u32> {
+    let needle = conf.as_os_str().as_encoded_bytes();
+    let me = std::process::id();
+    let Ok(entries) = fs::read_dir("/proc") else { return Vec::new() };
+    entries
+        .flatten()
+        .filter_map(|e| e.file_name().to_str().and_then(|s| s.parse::<u32>().ok()))
+        .filter(|&pid| pid != me)
+        .filter(|pid| {
+            let mut buf = Vec::new();
+            File::open(format!("/proc/{pid}/cmdline")).and_then(|mut f| f.read_to_end(&mut buf)).is_ok()
+                && buf.split(|&b| b == 0).any(|arg| arg.windows(needle.len()).any(|w| w == needle))
+        })
+        .collect()
+}
+
+fn kill_strays(conf: &Path, timeout: Duration) {
+    let deadline = Instant::now() + timeout;
+    let mut sig = "TERM";
+    loop {
+        let pids = pids_using(conf);
+        if pids.is_empty() {
+            return;
+        }
+        for pid in &pids {
+            signal(&pid.to_string(), sig);
+        }
+        if Instant::now() >= deadline {
+            if sig == "KILL" {
+                return;
+            }
+            sig = "KILL";
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Network probes
+
+fn port_open(ip: Ipv4Addr, port: u16) -> bool {
+    TcpStream::connect_timeout(&SocketAddr::from((ip, port)), Duration::from_millis(500)).is_ok()
+}
+
+/// Simple bind over LDAPS, verifying the server certificate against `ca_der`. Runs a current-thread Tokio runtime
+/// on a thread of its own, so it works whether or not the caller is inside a runtime.
+fn ldaps_bind_probe(url: &str, ca_der: &[u8], user: &str, password: &str) -> Result<(), String> {
+    let (url, ca_der, user, password) = (url.to_owned(), ca_der.to_vec(), user.to_owned(), password.to_owned());
+    let probe = move || -> Result<(), String> {
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add(rustls::pki_types::CertificateDer::from(ca_der)).map_err(|e| format!("CA: {e}"))?;
+        let cfg = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()
+            .map_err(|e| format!("TLS config: {e}"))?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        let settings = ldap3::LdapConnSettings::new().set_config(Arc::new(cfg)).set_conn_timeout(PROBE_TIMEOUT);
+        let rt =
+            tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| format!("runtime: {e}"))?;
+        rt.block_on(async move {
+            let (conn, mut ldap) =
+                ldap3::LdapConnAsync::with_settings(settings, &url).await.map_err(|e| format!("connect: {e}"))?;
+            let driver = tokio::spawn(conn.drive());
+            let res = ldap.with_timeout(PROBE_TIMEOUT).simple_bind(&user, &password).await;
+            let _ = ldap.unbind().await;
+            driver.abort();
+            res.map_err(|e| format!("bind: {e}"))?.success().map_err(|e| format!("bind: {e}"))?;
+            Ok(())
+        })
+    };
+    std::thread::spawn(probe).join().map_err(|_| "LDAPS probe panicked".to_string())?
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Files
+
+fn mkdir_0755(path: &Path) -> Result<(), RigError> {
+    fs::create_dir_all(path).ctx(|| format!("creating {}", path.display()))?;
+    set_mode(path, 0o755)
+}
+
+fn set_mode(path: &Path, mode: u32) -> Result<(), RigError> {
+    fs::set_permissions(path, fs::Permissions::from_mode(mode)).ctx(|| format!("chmod {mode:o} {}", path.display()))
+}
+
+fn write_file(path: &Path, data: &[u8], mode: u32) -> Result<(), RigError> {
+    let mut f = OpenOptions::new()
+        .create(true)
+        .truncate(true)
+        .write(true)
+        .mode(mode)
+        .open(path)
+        .ctx(|| format!("creating {}", path.display()))?;
+    f.write_all(data).ctx(|| format!("writing {}", path.display()))?;
+    set_mode(path, mode)
+}
+
+fn log_tail(path: &Path, lines: usize) -> String {
+    let text = fs::read_to_string(path).unwrap_or_default();
+    let all: Vec<&str> = text.lines().collect();
+    all[all.len().saturating_sub(lines)..].join("\n")
+}
+
+/// FNV-1a 64: a hash that is stable across Rust versions (for the template directory name).
+struct Fnv(u64);
+
+impl Fnv {
+    fn new() -> Self {
+        Fnv(0xcbf2_9ce4_8422_2325)
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 ^= u64::from(b);
+            self.0 = self.0.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
+}
