@@ -87,6 +87,47 @@ async fn monitor_account_reads_rootdse_and_min_pwd_age() {
     // Plain LDAP refuses simple binds (strongerAuthRequired).
     let mut plain = connect_with(&dc.ldap_url(), LdapConnSettings::new()).await.unwrap();
     assert_eq!(plain.simple_bind(samba::MONITOR_UPN, samba::MONITOR_PASSWORD).await.unwrap().rc, 8);
+
+    // The monitoring account reads SYSVOL over SMB (the Default Domain Policy's GPT.INI).
+    if dc.smb_auth_available() {
+        let gpt = read_sysvol_file(
+            &dc,
+            samba::MONITOR_USER,
+            samba::MONITOR_PASSWORD,
+            r"corp.example.test\Policies\{31B2F340-016D-11D2-945F-00C04FB984F9}\GPT.INI",
+        );
+        assert!(gpt.contains("[General]"), "{gpt:?}");
+    } else {
+        eprintln!("skipping the SMB check: no private /run/samba for this DC (no mount namespace)");
+    }
+}
+
+/// Reads a file from the DC's SYSVOL share over SMB as a domain user, with the Samba Python bindings of the system
+/// interpreter (python3-samba).
+fn read_sysvol_file(dc: &SambaDc, user: &str, password: &str, path: &str) -> String {
+    const SCRIPT: &str = r#"
+import sys
+from samba import credentials
+from samba.samba3 import libsmb_samba_internal as libsmb
+from samba.samba3 import param as s3param
+host, user, password, domain, path = sys.argv[1:]
+lp = s3param.get_context()
+lp.load("/dev/null")
+creds = credentials.Credentials()
+creds.guess(lp)
+creds.set_username(user)
+creds.set_password(password)
+creds.set_domain(domain)
+creds.set_kerberos_state(credentials.DONT_USE_KERBEROS)
+conn = libsmb.Conn(host, "sysvol", lp, creds)
+sys.stdout.write(conn.loadfile(path).decode("utf-8", "replace"))
+"#;
+    let out = Command::new("/usr/bin/python3")
+        .args(["-c", SCRIPT, &dc.ip().to_string(), user, password, samba::NETBIOS_DOMAIN, path])
+        .output()
+        .expect("running /usr/bin/python3");
+    assert!(out.status.success(), "SMB read failed: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 #[tokio::test]

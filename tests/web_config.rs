@@ -227,6 +227,42 @@ async fn tls_serves_and_rejects_plain_http() {
     srv.task.await.unwrap().unwrap();
 }
 
+#[tokio::test]
+async fn http2_is_offered_over_tls_unless_disabled() {
+    let pki = Pki::new();
+    for http2 in [true, false] {
+        let yaml = format!("{TLS_CONFIG}http_server_config:\n  http2: {http2}\n");
+        let srv = start(Some(web_config::load(&pki.write_config(&yaml)).unwrap())).await;
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add(pki.server_ca.der().clone()).unwrap();
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let mut cfg = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        cfg.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+        let tcp = tokio::net::TcpStream::connect(srv.addr).await.unwrap();
+        let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+        let tls = tokio_rustls::TlsConnector::from(Arc::new(cfg)).connect(name, tcp).await.unwrap();
+        let want: &[u8] = if http2 { b"h2" } else { b"http/1.1" };
+        assert_eq!(tls.get_ref().1.alpn_protocol(), Some(want));
+        if http2 {
+            let io = hyper_util::rt::TokioIo::new(tls);
+            let (mut sender, conn) =
+                hyper::client::conn::http2::handshake(hyper_util::rt::TokioExecutor::new(), io).await.unwrap();
+            tokio::spawn(conn);
+            let req = hyper::Request::get("https://localhost/metrics").body(axum::body::Body::empty()).unwrap();
+            let resp = sender.send_request(req).await.unwrap();
+            assert_eq!(resp.status(), 200);
+            let body = axum::body::to_bytes(axum::body::Body::new(resp.into_body()), 1024).await.unwrap();
+            assert_eq!(&body[..], b"ok");
+        }
+        srv.shutdown.cancel();
+        srv.task.await.unwrap().unwrap();
+    }
+}
+
 fn client_auth_config(pki: &Pki, auth: &str) -> WebConfig {
     let yaml = format!("{TLS_CONFIG}  client_ca_file: client_ca.crt\n  client_auth_type: {auth}\n");
     web_config::load(&pki.write_config(&yaml)).unwrap()

@@ -1,16 +1,4 @@
 //! Basic authentication (exporter-toolkit `basic_auth_users`).
-//!
-//! Also the TLS client-certificate verifier for each `client_auth_type` ([`client_cert_verifier`]).
-//!
-//! Timing: every request that carries credentials costs one bcrypt verification unless the exact
-//! password was verified for that user before. Unknown users are checked against a dummy hash of
-//! the highest configured cost, so "no such user" and "wrong password" take the same time.
-//!
-//! Caching: one entry per configured user holding the last password that verified, compared with
-//! `subtle`. Only successes are cached, so the cache is bounded by the number of users and a flood
-//! of wrong guesses cannot grow it; the plaintext stays in process memory only (no hash crate is
-//! available to store a digest instead). bcrypt runs on the blocking pool, at most a few at once,
-//! so a flood of bad credentials cannot eat every core.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -71,6 +59,16 @@ async fn require_basic_auth(State(auth): State<BasicAuth>, req: Request, next: N
 }
 
 /// Verifies `Authorization: Basic` credentials against bcrypt hashes.
+///
+/// Timing: every request that carries credentials costs one bcrypt verification unless the exact
+/// password was verified for that user before. Unknown users are checked against a dummy hash of
+/// the highest configured cost, so "no such user" and "wrong password" take the same time.
+///
+/// Caching: one entry per configured user holding the last password that verified, compared with
+/// `subtle`. Only successes are cached, so the cache is bounded by the number of users and a flood
+/// of wrong guesses cannot grow it; the plaintext stays in process memory only (no hash crate is
+/// available to store a digest instead). bcrypt runs on the blocking pool, at most a few at once,
+/// so a flood of bad credentials cannot take every core.
 #[derive(Clone)]
 pub struct BasicAuth {
     inner: Arc<Inner>,
@@ -81,7 +79,7 @@ struct Inner {
     verified: Mutex<HashMap<String, Vec<u8>>>,
     dummy_cost: u32,
     dummy_hash: OnceLock<Option<String>>,
-    bcrypt_slots: Semaphore,
+    bcrypt_slots: Arc<Semaphore>,
 }
 
 impl Inner {
@@ -106,7 +104,7 @@ impl BasicAuth {
                 verified: Mutex::new(HashMap::new()),
                 dummy_cost,
                 dummy_hash: OnceLock::new(),
-                bcrypt_slots: Semaphore::new(slots),
+                bcrypt_slots: Arc::new(Semaphore::new(slots)),
             }),
         }
     }
@@ -135,19 +133,23 @@ impl BasicAuth {
                 }
             }
         }
-        let Ok(_slot) = self.inner.bcrypt_slots.acquire().await else {
+        let Ok(slot) = self.inner.bcrypt_slots.clone().acquire_owned().await else {
             return false;
         };
         let inner = self.inner.clone();
         let pass_for_cache = pass.clone();
-        let ok = tokio::task::spawn_blocking(move || match &hash {
-            Some(h) => bcrypt::verify(&pass, h).unwrap_or(false),
-            None => {
-                // Same work as a real check; the result is irrelevant.
-                if let Some(d) = inner.dummy_hash() {
-                    let _ = bcrypt::verify(&pass, d);
+        let ok = tokio::task::spawn_blocking(move || {
+            // Released only when bcrypt is done, even if the request was dropped meanwhile.
+            let _slot = slot;
+            match &hash {
+                Some(h) => bcrypt::verify(&pass, h).unwrap_or(false),
+                None => {
+                    // Same work as a real check; the result is irrelevant.
+                    if let Some(d) = inner.dummy_hash() {
+                        let _ = bcrypt::verify(&pass, d);
+                    }
+                    false
                 }
-                false
             }
         })
         .await
@@ -323,5 +325,14 @@ mod tests {
         assert_eq!(base64_decode(b"YQ==YTpi"), None);
         assert_eq!(base64_decode(b"YWI="), Some(b"ab".to_vec()));
         assert_eq!(base64_decode(b""), Some(Vec::new()));
+    }
+
+    #[test]
+    fn dummy_hash_costs_as_much_as_the_dearest_user() {
+        let users = [("a", 4), ("b", 5)].map(|(u, c)| (u.to_string(), bcrypt::hash("pw", c).unwrap()));
+        let auth = BasicAuth::new(users.into_iter().collect());
+        let dummy = auth.inner.dummy_hash().unwrap();
+        assert_eq!(dummy.parse::<bcrypt::HashParts>().unwrap().get_cost(), 5);
+        assert!(check_bcrypt_hash(dummy).is_ok());
     }
 }

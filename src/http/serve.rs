@@ -1,12 +1,4 @@
 //! Accept loop: plain HTTP or TLS (rustls) per the web config, with graceful shutdown.
-//!
-//! Also builds the `rustls::ServerConfig` for a `tls_server_config` ([`rustls_server_config`]),
-//! which `web_config` calls at load time so bad certificates fail at startup.
-//!
-//! One hand-written loop serves both modes so that shutdown behaves the same: stop accepting,
-//! ask every connection to finish its in-flight request, abort whatever is left after
-//! [`SHUTDOWN_GRACE`]. Plain HTTP is HTTP/1.1 only; over TLS, HTTP/2 is offered via ALPN unless
-//! `http_server_config.http2` is false.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -43,6 +35,11 @@ const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 /// [`SHUTDOWN_GRACE`]. With `web`, its headers and basic auth are applied here (via
 /// [`protect`]) in both modes, and TLS is used when it has a `tls_server_config`. Call once per
 /// listener.
+///
+/// One hand-written loop serves both modes so that shutdown behaves the same: stop accepting,
+/// ask every connection to finish its in-flight request, abort whatever is left after the grace
+/// period. Plain HTTP is HTTP/1.1 only; over TLS, HTTP/2 is offered via ALPN unless
+/// `http_server_config.http2` is false (as in exporter-toolkit).
 pub async fn serve(
     listener: TcpListener,
     app: Router,
@@ -160,7 +157,8 @@ impl hyper::service::Service<hyper::Request<Incoming>> for PeerService {
 }
 
 /// Builds the rustls config for `t`, reading its PEM files now, with ALPN offering HTTP/2 when
-/// `http2`. `web_config` is the config file's path, used to name it in errors.
+/// `http2`. `web_config` is the config file's path, used to name it in errors. `web_config::load`
+/// calls this so that bad certificates fail at startup; call it again to pick up renewed files.
 pub fn rustls_server_config(
     t: &TlsServerConfig,
     http2: bool,

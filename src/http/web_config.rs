@@ -1,18 +1,4 @@
 //! The exporter-toolkit web configuration file (`--web.config.file`).
-//!
-//! The format is that of prometheus/exporter-toolkit `docs/web-configuration.md`, parsed
-//! strictly (unknown or duplicate keys are errors). Differences, all reported at load time:
-//! - `min_version`/`max_version` `TLS10`/`TLS11`, `CurveP521` and the CBC cipher suites are
-//!   rejected: rustls does not implement them.
-//! - `client_allowed_sans` and `rate_limit` are rejected: not implemented.
-//! - `VerifyClientCertIfGiven`/`RequireAndVerifyClientCert` need `client_ca_file` (or
-//!   `client_ca`); Go would silently fall back to the system roots.
-//! - giving both `cert` and `cert_file` (same for key/client CA) is an error; Go prefers the file.
-//!
-//! Go accepts TLS 1.3 suites in `cipher_suites` but cannot restrict them, so they are accepted and
-//! ignored; `cipher_suites` restricts and orders TLS 1.2 suites only, and
-//! `prefer_server_cipher_suites` maps to rustls `ignore_client_order`. The file and the files it
-//! names are read once: unlike exporter-toolkit, certificates are not reloaded per connection.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -186,6 +172,21 @@ const GO_CBC_SUITES: &[&str] = &[
 ];
 
 /// Reads and validates a web config file; relative paths in it are relative to its directory.
+///
+/// The format is exporter-toolkit's `docs/web-configuration.md`, parsed strictly (unknown or
+/// duplicate keys are errors). Where this implementation differs, it fails here rather than
+/// silently doing something else:
+/// - `min_version`/`max_version` `TLS10`/`TLS11`, `CurveP521` and the CBC cipher suites are
+///   rejected: rustls does not implement them.
+/// - `client_allowed_sans` and `rate_limit` are rejected: not implemented.
+/// - `VerifyClientCertIfGiven`/`RequireAndVerifyClientCert` need `client_ca_file` (or
+///   `client_ca`); Go would silently fall back to the system roots.
+/// - giving both `cert` and `cert_file` (same for key/client CA) is an error; Go prefers the file.
+///
+/// Go accepts TLS 1.3 suites in `cipher_suites` but cannot restrict them, so they are accepted and
+/// ignored; `cipher_suites` restricts and orders TLS 1.2 suites only, and
+/// `prefer_server_cipher_suites` maps to rustls `ignore_client_order`. The file and the files it
+/// names are read once: unlike exporter-toolkit, certificates are not reloaded per connection.
 pub fn load(path: &Path) -> Result<WebConfig, WebConfigError> {
     let text = std::fs::read_to_string(path).map_err(|e| WebConfigError::Read(path.display().to_string(), e))?;
     WebConfig::from_yaml(&text, path)
