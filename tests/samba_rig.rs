@@ -170,6 +170,13 @@ async fn two_dcs_run_side_by_side() {
             .unwrap();
         assert_eq!(entries.len(), expected, "on {}", dc.ip());
     }
+
+    // SMB works on both at once (each smbd talks to its own winbindd), also for a user that exists on one only.
+    if a.smb_auth_available() {
+        let gpt = r"corp.example.test\Policies\{31B2F340-016D-11D2-945F-00C04FB984F9}\GPT.INI";
+        assert!(read_sysvol_file(&a, "only-on-a", "Only-On-A-Passw0rd!", gpt).contains("[General]"));
+        assert!(read_sysvol_file(&b, samba::MONITOR_USER, samba::MONITOR_PASSWORD, gpt).contains("[General]"));
+    }
 }
 
 /// Child half of `killed_test_process_leaves_no_samba` (does nothing unless that test started it).
