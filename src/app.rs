@@ -116,8 +116,10 @@ async fn reload(
     match config::load(&opts.config_file) {
         Ok(new) => {
             let new = Arc::new(new);
-            let old = std::mem::replace(scheduler, Scheduler::start(new.clone(), store.clone(), stop.child_token()));
-            old.stop(GRACE).await;
+            // Stop the old probes first, so that none of them records a result for a target the new config dropped.
+            let placeholder = Scheduler::idle();
+            std::mem::replace(scheduler, placeholder).stop(GRACE).await;
+            *scheduler = Scheduler::start(new.clone(), store.clone(), stop.child_token());
             config_tx.send_replace(new.clone());
             metrics.set_reload_successful(true);
             tracing::info!(file = %opts.config_file.display(), "configuration reloaded");

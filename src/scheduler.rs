@@ -50,6 +50,11 @@ impl Scheduler {
         Scheduler { tasks, cancel }
     }
 
+    /// A scheduler with no tasks (stands in while a reload swaps schedulers).
+    pub fn idle() -> Scheduler {
+        Scheduler { tasks: JoinSet::new(), cancel: CancellationToken::new() }
+    }
+
     /// Cancels every task and waits for them, at most `grace`.
     pub async fn stop(mut self, grace: Duration) {
         self.cancel.cancel();

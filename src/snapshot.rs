@@ -46,6 +46,7 @@ impl Store {
     }
 
     /// Records a run's result: the output replaces the previous one, or a failure removes it and is counted.
+    /// Pairs that are not registered (any more) are ignored, so a late result cannot resurrect a removed target.
     pub fn record(
         &self,
         target: &str,
@@ -54,7 +55,7 @@ impl Store {
         result: Result<ProbeOutput, (Reason, String)>,
     ) {
         let Ok(mut states) = self.states.write() else { return };
-        let state = states.entry((target.to_string(), probe)).or_default();
+        let Some(state) = states.get_mut(&(target.to_string(), probe)) else { return };
         match result {
             Ok(output) => {
                 state.output = Some(Arc::new(output));

@@ -151,6 +151,7 @@ mod tests {
             let result = result
                 .map(|statuses| ProbeOutput { samples: Vec::new(), checks: statuses.into_iter().map(check).collect() })
                 .map_err(|reason| (reason, "failed".to_string()));
+            store.register("t", probe);
             store.record("t", probe, Duration::ZERO, result);
         }
         Report::from_store(&store, &config()).summary.exit_code
@@ -168,6 +169,8 @@ mod tests {
     #[test]
     fn text_report_shows_fix_and_probe_errors() {
         let store = Store::new();
+        store.register("t", ProbeName::AdPolicy);
+        store.register("t", ProbeName::AdTopology);
         let mut failing = check(Status::Fail);
         failing.remediation = Some("do this".into());
         store.record(
