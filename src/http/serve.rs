@@ -54,7 +54,7 @@ pub async fn serve(
     let http2 = tls.is_some() && web.as_ref().is_some_and(|w| w.http().http2);
     let acceptor = tls.map(TlsAcceptor::from);
     let addr = listener.local_addr()?;
-    tracing::info!(%addr, tls = acceptor.is_some(), http2, "listening");
+    tracing::debug!(%addr, tls = acceptor.is_some(), http2, "serving");
 
     let mut conns = JoinSet::new();
     loop {
@@ -84,7 +84,7 @@ pub async fn serve(
         tracing::warn!(%addr, remaining = conns.len(), "shutdown grace period over; aborting connections");
         conns.shutdown().await;
     }
-    tracing::info!(%addr, "stopped listening");
+    tracing::debug!(%addr, "stopped serving");
     Ok(())
 }
 
@@ -167,9 +167,10 @@ pub fn rustls_server_config(
     let file = web_config.display().to_string();
     let tls_err = |e| WebConfigError::Tls(file.clone(), e);
     let mut provider = rustls::crypto::ring::default_provider();
-    if !t.cipher_suites.is_empty() {
+    if let Some(tls12) = &t.cipher_suites {
+        // Go cannot restrict TLS 1.3 suites either, so they all stay.
         provider.cipher_suites.retain(|c| c.tls13().is_some());
-        provider.cipher_suites.extend(t.cipher_suites.iter().copied());
+        provider.cipher_suites.extend(tls12.iter().copied());
     }
     if !t.curve_preferences.is_empty() {
         let all = rustls::crypto::ring::ALL_KX_GROUPS;
@@ -212,10 +213,7 @@ pub fn rustls_server_config(
         .with_single_cert(certs, key)
         .map_err(tls_err)?;
     cfg.ignore_client_order = t.prefer_server_cipher_suites;
-    cfg.alpn_protocols = match http2 {
-        true => vec![b"h2".to_vec(), b"http/1.1".to_vec()],
-        false => vec![b"http/1.1".to_vec()],
-    };
+    cfg.alpn_protocols = if http2 { vec![b"h2".to_vec(), b"http/1.1".to_vec()] } else { vec![b"http/1.1".to_vec()] };
     Ok(Arc::new(cfg))
 }
 

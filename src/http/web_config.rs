@@ -83,8 +83,9 @@ pub struct TlsServerConfig {
     pub client_auth_type: ClientAuthType,
     pub min_version: TlsVersion,
     pub max_version: TlsVersion,
-    /// TLS 1.2 suites in preference order; empty means the rustls defaults.
-    pub cipher_suites: Vec<SupportedCipherSuite>,
+    /// `None`: the rustls defaults. `Some`: the only TLS 1.2 suites, in preference order (may be
+    /// empty when only TLS 1.3 names were listed, which disables TLS 1.2 as it does in Go).
+    pub cipher_suites: Option<Vec<SupportedCipherSuite>>,
     /// Key exchange groups in preference order; empty means the rustls defaults.
     pub curve_preferences: Vec<NamedGroup>,
     pub prefer_server_cipher_suites: bool,
@@ -333,11 +334,12 @@ fn parse_tls(t: RawTls, base: &Path, cx: &Ctx) -> Result<Option<TlsServerConfig>
     if min_version > max_version {
         return Err(cx.invalid(None, "tls_server_config: min_version is above max_version".into()));
     }
+    let listed = t.cipher_suites.unwrap_or_default();
     let mut cipher_suites = Vec::new();
-    for s in t.cipher_suites.unwrap_or_default() {
+    for s in &listed {
         let name = s.value.as_str();
         if GO_CBC_SUITES.contains(&name) {
-            return Err(cx.unsupported(name, Some(&s), "rustls does not implement CBC cipher suites"));
+            return Err(cx.unsupported(name, Some(s), "rustls does not implement CBC cipher suites"));
         }
         let tls12 = rustls::crypto::ring::ALL_CIPHER_SUITES
             .iter()
@@ -345,7 +347,7 @@ fn parse_tls(t: RawTls, base: &Path, cx: &Ctx) -> Result<Option<TlsServerConfig>
         match tls12 {
             Some(c) => cipher_suites.push(*c),
             None if GO_TLS13_SUITES.contains(&name) => {}
-            None => return Err(cx.invalid(Some(&s), format!("unknown cipher suite {name:?}"))),
+            None => return Err(cx.invalid(Some(s), format!("unknown cipher suite {name:?}"))),
         }
     }
     let mut curve_preferences = Vec::new();
@@ -365,7 +367,7 @@ fn parse_tls(t: RawTls, base: &Path, cx: &Ctx) -> Result<Option<TlsServerConfig>
         client_auth_type,
         min_version,
         max_version,
-        cipher_suites,
+        cipher_suites: (!listed.is_empty()).then_some(cipher_suites),
         curve_preferences,
         prefer_server_cipher_suites: t.prefer_server_cipher_suites.unwrap_or(true),
     }))
