@@ -134,7 +134,9 @@ sys.stdout.write(conn.loadfile(path).decode("utf-8", "replace"))
 async fn stop_refuses_and_restart_serves_again() {
     let mut dc = start_dc();
     let ip = dc.ip();
+    let t = Instant::now();
     dc.stop();
+    eprintln!("stop on {ip} took {:?}", t.elapsed());
     assert!(!dc.is_running());
     assert!(connect(&dc.ldaps_url(), dc.ca_pem_path()).await.is_err(), "LDAPS must refuse after stop");
 
@@ -188,7 +190,9 @@ fn hold_dc_until_killed() {
     }
     let dc = start_dc();
     println!("READY {} {}", dc.ip(), dc.dir().display());
-    std::thread::sleep(Duration::from_secs(120));
+    // Hold the DC until the parent goes away (EOF on stdin) or kills this process.
+    let _ = std::io::Read::read_to_end(&mut std::io::stdin(), &mut Vec::new());
+    drop(dc);
 }
 
 #[test]
@@ -196,6 +200,7 @@ fn killed_test_process_leaves_no_samba() {
     let mut child = Command::new(std::env::current_exe().unwrap())
         .args(["--exact", "hold_dc_until_killed", "--ignored", "--nocapture", "--test-threads=1"])
         .env("SAMBA_RIG_HOLD", "1")
+        .stdin(Stdio::piped()) // if this test process dies, the child sees EOF and ends too
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
