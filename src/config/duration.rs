@@ -49,10 +49,10 @@ impl PromDuration {
             let number: u64 = number.parse().map_err(|_| bad())?;
             let unit_len = tail.bytes().take_while(u8::is_ascii_alphabetic).count();
             let (unit, tail) = tail.split_at(unit_len);
-            let position = UNITS[next_unit..].iter().position(|(name, _)| *name == unit).ok_or_else(bad)?;
-            let (_, factor) = UNITS[next_unit + position];
-            next_unit += position + 1;
-            millis = number.checked_mul(factor).and_then(|m| millis.checked_add(m)).ok_or_else(bad)?;
+            let (index, (_, factor)) =
+                UNITS.iter().enumerate().skip(next_unit).find(|(_, (name, _))| *name == unit).ok_or_else(bad)?;
+            next_unit = index + 1;
+            millis = number.checked_mul(*factor).and_then(|m| millis.checked_add(m)).ok_or_else(bad)?;
             rest = tail;
         }
         Ok(PromDuration(Duration::from_millis(millis)))
