@@ -2,6 +2,7 @@
 
 mod error;
 pub mod policy;
+pub mod security;
 mod session;
 mod tls;
 pub mod topology;

@@ -1,10 +1,11 @@
 //! One bound LDAP connection to one DC: connect (LDAPS, StartTLS or, if allowed, plain), simple bind, and
 //! searches, each operation under a timeout.
 
-use std::collections::HashMap;
 use std::time::Duration;
 
-use ldap3::{Ldap, LdapConnAsync, LdapConnSettings, Scope, SearchEntry};
+use ldap3::adapters::{Adapter, EntriesOnly, PagedResults};
+use ldap3::controls::RawControl;
+use ldap3::{Ldap, LdapConnAsync, LdapConnSettings, ResultEntry, Scope};
 use url::Url;
 
 use super::error::{from_result_code, LdapError};
@@ -17,25 +18,42 @@ pub struct Session {
     op_timeout: Duration,
 }
 
-/// Attributes of one entry with case-insensitive names (AD answers in its own casing).
+/// One entry's attributes as raw bytes, names lower-cased (AD answers in its own casing). Built by our own
+/// checked walk over the BER structure, because `ldap3::SearchEntry::construct` panics on malformed entries.
 #[derive(Debug, Default)]
 pub struct Entry {
     pub dn: String,
-    attrs: HashMap<String, Vec<String>>,
+    attrs: Vec<(String, Vec<Vec<u8>>)>,
 }
 
 impl Entry {
-    fn from_search(entry: SearchEntry) -> Entry {
-        let attrs = entry.attrs.into_iter().map(|(k, v)| (k.to_ascii_lowercase(), v)).collect();
-        Entry { dn: entry.dn, attrs }
+    /// `None` when the server sent something that is not a well-formed SearchResultEntry.
+    fn parse(entry: ResultEntry) -> Option<Entry> {
+        let mut parts = entry.0.match_id(4)?.expect_constructed()?.into_iter();
+        let dn = String::from_utf8(parts.next()?.expect_primitive()?).ok()?;
+        let mut attrs = Vec::new();
+        for attr in parts.next()?.expect_constructed()? {
+            let mut attr = attr.expect_constructed()?.into_iter();
+            let name = String::from_utf8(attr.next()?.expect_primitive()?).ok()?.to_ascii_lowercase();
+            let values =
+                attr.next()?.expect_constructed()?.into_iter().map(|v| v.expect_primitive()).collect::<Option<_>>()?;
+            attrs.push((name, values));
+        }
+        Some(Entry { dn, attrs })
     }
 
-    pub fn values(&self, name: &str) -> &[String] {
-        self.attrs.get(&name.to_ascii_lowercase()).map(Vec::as_slice).unwrap_or_default()
+    /// Raw values of an attribute (empty when absent).
+    pub fn raw(&self, name: &str) -> &[Vec<u8>] {
+        self.attrs.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_slice()).unwrap_or_default()
+    }
+
+    /// The values that are text (directory strings, numbers); binary values are skipped.
+    pub fn values(&self, name: &str) -> impl Iterator<Item = &str> {
+        self.raw(name).iter().filter_map(|v| std::str::from_utf8(v).ok())
     }
 
     pub fn first(&self, name: &str) -> Option<&str> {
-        self.values(name).first().map(String::as_str)
+        self.values(name).next()
     }
 
     /// An integer attribute; `None` when absent, an error when present but not a number.
@@ -46,11 +64,22 @@ impl Entry {
     }
 }
 
+/// Asks AD for the DACL only when reading `nTSecurityDescriptor`: without it AD also asks for the SACL, and a
+/// non-administrator then gets no security descriptor at all (LDAP_SERVER_SD_FLAGS_OID, value DACL_SECURITY_INFORMATION).
+pub fn sd_flags_dacl() -> RawControl {
+    RawControl {
+        ctype: "1.2.840.113556.1.4.801".to_string(),
+        crit: true,
+        val: Some(vec![0x30, 0x03, 0x02, 0x01, 0x04]),
+    }
+}
+
 /// The parts of the rootDSE the probes use.
 #[derive(Debug, Clone)]
 pub struct RootDse {
     pub default_naming_context: String,
     pub configuration_naming_context: Option<String>,
+    pub schema_naming_context: Option<String>,
     pub dns_host_name: Option<String>,
     pub supported_controls: Vec<String>,
 }
@@ -110,9 +139,24 @@ impl Session {
         attrs: &[&str],
         operation: &'static str,
     ) -> Result<Option<Entry>, LdapError> {
+        self.read_with(dn, attrs, Vec::new(), operation).await
+    }
+
+    /// [`Session::read`] with request controls (e.g. [`sd_flags_dacl`]).
+    ///
+    /// # Errors
+    /// Classified failures; "no such object" is not one.
+    pub async fn read_with(
+        &mut self,
+        dn: &str,
+        attrs: &[&str],
+        controls: Vec<RawControl>,
+        operation: &'static str,
+    ) -> Result<Option<Entry>, LdapError> {
         let ldap3::SearchResult(entries, result) = self
             .ldap
             .with_timeout(self.op_timeout)
+            .with_controls(controls)
             .search(dn, Scope::Base, "(objectClass=*)", attrs.to_vec())
             .await
             .map_err(|e| LdapError::classify(&self.server, operation, e))?;
@@ -121,7 +165,64 @@ impl Session {
             32 => return Ok(None), // noSuchObject
             rc => return Err(from_result_code(self.server.clone(), operation, rc, &result.text)),
         }
-        Ok(entries.into_iter().next().map(|e| Entry::from_search(SearchEntry::construct(e))))
+        match entries.into_iter().next() {
+            None => Ok(None),
+            Some(entry) => Entry::parse(entry).map(Some).ok_or_else(|| self.malformed(operation)),
+        }
+    }
+
+    /// A paged subtree (or one-level) search whose entries are handed to `on_entry` one by one as pages arrive,
+    /// so memory does not grow with the directory. Each page has the operation timeout.
+    ///
+    /// # Errors
+    /// Classified failures, including a connection dropped mid-search: the caller must discard what it counted.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn search_paged(
+        &mut self,
+        base: &str,
+        scope: Scope,
+        filter: &str,
+        attrs: &[&str],
+        controls: Vec<RawControl>,
+        page_size: u32,
+        operation: &'static str,
+        mut on_entry: impl FnMut(Entry),
+    ) -> Result<u64, LdapError> {
+        let page = i32::try_from(page_size).unwrap_or(i32::MAX);
+        let adapters: Vec<Box<dyn Adapter<&str, Vec<&str>>>> =
+            vec![Box::new(EntriesOnly::new()), Box::new(PagedResults::new(page))];
+        let classify = |e| LdapError::classify(&self.server, operation, e);
+        let timeout = self.op_timeout;
+        let start =
+            self.ldap.with_controls(controls).streaming_search_with(adapters, base, scope, filter, attrs.to_vec());
+        let mut stream = tokio::time::timeout(timeout, start)
+            .await
+            .map_err(|_| LdapError::Timeout { server: self.server.clone(), operation })?
+            .map_err(classify)?;
+        let mut count = 0;
+        loop {
+            let next = tokio::time::timeout(timeout, stream.next())
+                .await
+                .map_err(|_| LdapError::Timeout { server: self.server.clone(), operation })?
+                .map_err(|e| LdapError::classify(&self.server, operation, e))?;
+            let Some(entry) = next else { break };
+            let entry = Entry::parse(entry).ok_or_else(|| self.malformed(operation))?;
+            count += 1;
+            on_entry(entry);
+        }
+        let result = stream.finish().await;
+        if result.rc != 0 {
+            return Err(from_result_code(self.server.clone(), operation, result.rc, &result.text));
+        }
+        Ok(count)
+    }
+
+    fn malformed(&self, operation: &'static str) -> LdapError {
+        LdapError::Protocol {
+            server: self.server.clone(),
+            operation,
+            detail: "malformed search result entry".to_string(),
+        }
     }
 
     /// Reads the rootDSE.
@@ -129,7 +230,13 @@ impl Session {
     /// # Errors
     /// Classified failures; a rootDSE without `defaultNamingContext` is a protocol error (not an AD DC).
     pub async fn root_dse(&mut self) -> Result<RootDse, LdapError> {
-        let attrs = ["defaultNamingContext", "configurationNamingContext", "dnsHostName", "supportedControl"];
+        let attrs = [
+            "defaultNamingContext",
+            "configurationNamingContext",
+            "schemaNamingContext",
+            "dnsHostName",
+            "supportedControl",
+        ];
         let entry = self.read("", &attrs, "read rootDSE").await?.unwrap_or_default();
         let Some(default_naming_context) = entry.first("defaultNamingContext").map(str::to_string) else {
             return Err(LdapError::Protocol {
@@ -141,8 +248,9 @@ impl Session {
         Ok(RootDse {
             default_naming_context,
             configuration_naming_context: entry.first("configurationNamingContext").map(str::to_string),
+            schema_naming_context: entry.first("schemaNamingContext").map(str::to_string),
             dns_host_name: entry.first("dnsHostName").map(str::to_ascii_lowercase),
-            supported_controls: entry.values("supportedControl").to_vec(),
+            supported_controls: entry.values("supportedControl").map(str::to_string).collect(),
         })
     }
 
