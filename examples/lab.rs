@@ -7,10 +7,54 @@
 #[allow(dead_code)]
 mod samba;
 
+#[path = "../tests/support/directory.rs"]
+#[allow(dead_code)]
+mod directory;
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use writeback_exporter::{app, logging};
+
+const USER_CLASS: &str = "bf967aba-0de6-11d0-a285-00aa003049e2";
+const STAFF: &str = "OU=Staff,DC=corp,DC=example,DC=test";
+const LEGACY: &str = "OU=Legacy,DC=corp,DC=example,DC=test";
+
+/// A small domain with the breakage writeback meets in real ones: the connector account holds Microsoft's grant on
+/// the domain root (Reset, Write lockoutTime, Write pwdLastSet for descendant users), and among the users are one
+/// with "User cannot change password", an inetOrgPerson, an AdminSDHolder-protected admin, one with inheritance
+/// disabled, and an OU with inheritance disabled. The minimum password age stays at the default 1 day.
+fn seed(dc: &samba::SambaDc) {
+    let grant = |guid: &str, right: &str| format!("(OA;CIIO;{right};{guid};{USER_CLASS};{{sid:MSOL_0123456789ab}})");
+    let pw = "Lab-User-Passw0rd!";
+    let dn = |name: &str, ou: &str| format!("CN={name},{ou}");
+    directory::Seed::default()
+        .user_with_description(
+            "MSOL_0123456789ab",
+            "Lab-Connector-Passw0rd!",
+            "Account created by Microsoft Azure Active Directory Connect with installation identifier \
+             0123456789ab4cdef0123456789abcde running on computer CONNECT01 configured to synchronize to tenant \
+             contoso.onmicrosoft.com. This account must have directory replication permissions in the local Active \
+             Directory and write permission on certain attributes to enable Hybrid Deployment.",
+        )
+        .ace(samba::DOMAIN_DN, &grant("00299570-246d-11d0-a768-00aa006e0529", "CR"))
+        .ace(samba::DOMAIN_DN, &grant("28630ebf-41d5-11d1-a9c1-0000f80367c1", "WP"))
+        .ace(samba::DOMAIN_DN, &grant("bf967a0a-0de6-11d0-a285-00aa003049e2", "WP"))
+        .ou(STAFF)
+        .ou(LEGACY)
+        .user("alice", pw, Some(STAFF))
+        .user("bob", pw, Some(STAFF))
+        .ace(&dn("bob", STAFF), "(OD;;CR;ab721a53-1e2f-11d0-9819-00aa0040529b;;WD)")
+        .ace(&dn("bob", STAFF), "(OD;;CR;ab721a53-1e2f-11d0-9819-00aa0040529b;;PS)")
+        .inet_org_person("carol", pw, Some(STAFF))
+        .user("dave", pw, Some(STAFF))
+        .sdprop(&dn("dave", STAFF))
+        .user("erin", pw, Some(STAFF))
+        .protect(&dn("erin", STAFF))
+        .protect(LEGACY)
+        .user("frank", pw, Some(LEGACY))
+        .apply(dc);
+}
 
 fn main() -> ExitCode {
     let listen = std::env::args().nth(1).unwrap_or_else(|| ":9862".to_string());
@@ -25,6 +69,7 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    seed(&dc);
     let lab_dir = PathBuf::from("target/lab");
     if let Err(e) = std::fs::create_dir_all(&lab_dir) {
         eprintln!("lab: cannot create {}: {e}", lab_dir.display());

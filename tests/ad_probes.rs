@@ -81,8 +81,8 @@ async fn reads_domain_policy_and_follows_min_password_age_changes() {
         ),
         "{text}"
     );
-    // Samba 4.17 does not offer LDAP_SERVER_POLICY_HINTS_OID, so its DC rightly keeps one FAIL (a Windows Server
-    // 2016+ DC offers it); with the age fixed that is the only one left.
+    // Samba 4.17 does not offer LDAP_SERVER_POLICY_HINTS_OID, so its DC rightly keeps that FAIL (a Windows Server
+    // 2016+ DC offers it), and this bare domain has no connector account; the policy FAIL is gone.
     let m = exporter.metrics().await;
     assert_eq!(
         support::exporter::Metrics::parse(&m).value("writeback_ad_dc_policy_hints_supported", &dc_labels),
@@ -90,7 +90,8 @@ async fn reads_domain_policy_and_follows_min_password_age_changes() {
     );
     assert_eq!(code, 2, "{text}");
     assert!(text.contains("FAIL  ad_topology    DC supports the LDAP password policy hints control"), "{text}");
-    assert!(text.contains("summary: 2 PASS, 0 WARN, 1 FAIL, 0 probe errors"), "{text}");
+    assert!(!text.contains("FAIL  ad_policy"), "{text}");
+    assert!(text.contains(" 0 probe errors"), "{text}");
 
     let (_, json) = run_check(&cfg, "json");
     let doc: serde_json::Value = serde_json::from_str(&json).expect("check --output json is JSON");

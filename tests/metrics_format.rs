@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use support::directory::Seed;
 use support::exporter::{ad_target, write_file, Exporter};
 use support::samba::{self, SambaDc};
 
@@ -39,6 +40,14 @@ fn normalize(text: &str) -> String {
 #[tokio::test]
 async fn metrics_page_passes_promtool_and_matches_golden() {
     let dc = SambaDc::start().unwrap_or_else(|e| panic!("Samba DC: {e}"));
+    // A connector account holding Reset Password on descendant users, so that permission series are on the page.
+    Seed::default()
+        .user("MSOL_0123456789ab", "C0nnector-Pw-9!", None)
+        .ace(
+            samba::DOMAIN_DN,
+            "(OA;CIIO;CR;00299570-246d-11d0-a768-00aa006e0529;bf967aba-0de6-11d0-a285-00aa003049e2;{sid:MSOL_0123456789ab})",
+        )
+        .apply(&dc);
     let dir = tempfile::tempdir().unwrap();
     let pw = write_file(dir.path(), "ad.password", samba::MONITOR_PASSWORD);
     let targets = [
@@ -52,7 +61,7 @@ async fn metrics_page_passes_promtool_and_matches_golden() {
     let m = exporter
         .wait_for_metrics(Duration::from_secs(60), "every probe ran once", |m| {
             ["corp", "unreachable"].iter().all(|t| {
-                ["ad_topology", "ad_policy"]
+                ["ad_topology", "ad_policy", "ad_acl", "ad_users"]
                     .iter()
                     .all(|p| m.has("writeback_probe_success", &[("target", t), ("probe", p)]))
             })

@@ -1,11 +1,15 @@
 //! Active Directory over LDAP: sessions to DCs and the AD probes.
 
+pub mod acl;
+pub mod connector;
 mod error;
+mod fixes;
 pub mod policy;
 pub mod security;
 mod session;
 mod tls;
 pub mod topology;
+pub mod users;
 pub mod values;
 
 use std::collections::HashMap;

@@ -69,7 +69,65 @@ pub static AD_DOMAIN_LOCKOUT_THRESHOLD: MetricDef = gauge(
     "Domain lockoutThreshold (bad password attempts before lockout; 0 = never locks).",
 );
 
-/// Every probe metric, in the order they are rendered.
+// --- ad_acl
+pub static AD_SCOPE_PERMISSION: MetricDef = gauge(
+    "writeback_ad_scope_permission",
+    ProbeName::AdAcl,
+    &["domain", "dc", "scope", "account", "permission"],
+    "1 if a user object created directly in the scope would give the connector account this right, as read on this DC (the user class's default security descriptor followed by the scope's inheritable ACEs; deny ACEs, groups and well-known SIDs considered).",
+);
+pub static AD_DOMAIN_UNEXPIRE_PASSWORD: MetricDef = gauge(
+    "writeback_ad_domain_unexpire_password",
+    ProbeName::AdAcl,
+    &["domain", "dc", "account"],
+    "1 if the connector account holds Unexpire Password on the domain root, as read on this DC.",
+);
+
+// --- ad_users
+pub static AD_USERS: MetricDef = gauge(
+    "writeback_ad_users",
+    ProbeName::AdUsers,
+    &["domain", "scope"],
+    "Enabled user accounts (classes user and inetOrgPerson) under the scope.",
+);
+pub static AD_USERS_READY: MetricDef = gauge(
+    "writeback_ad_users_ready",
+    ProbeName::AdUsers,
+    &["domain", "scope", "account"],
+    "Users on whose own DACL the connector account effectively holds all four writeback rights.",
+);
+pub static AD_USERS_MISSING_PERMISSION: MetricDef = gauge(
+    "writeback_ad_users_missing_permission",
+    ProbeName::AdUsers,
+    &["domain", "scope", "account", "permission"],
+    "Users on which the connector account lacks this right.",
+);
+pub static AD_USERS_NOT_READY: MetricDef = gauge(
+    "writeback_ad_users_not_ready",
+    ProbeName::AdUsers,
+    &["domain", "scope", "account", "reason"],
+    "Users not ready for writeback, by first cause: protected (adminCount=1), inheritance_disabled, object_class, denied, not_granted.",
+);
+pub static AD_USERS_INHERITANCE_DISABLED: MetricDef = gauge(
+    "writeback_ad_users_inheritance_disabled",
+    ProbeName::AdUsers,
+    &["domain", "scope"],
+    "Users whose DACL is protected from inheritance (SE_DACL_PROTECTED).",
+);
+pub static AD_USERS_PROTECTED: MetricDef = gauge(
+    "writeback_ad_users_protected",
+    ProbeName::AdUsers,
+    &["domain", "scope"],
+    "Users with adminCount=1 (AdminSDHolder-protected).",
+);
+pub static AD_USERS_UNREADABLE: MetricDef = gauge(
+    "writeback_ad_users_unreadable",
+    ProbeName::AdUsers,
+    &["domain", "scope"],
+    "Users whose security descriptor could not be read or parsed (not counted as ready or not ready; the log names them).",
+);
+
+/// Every probe metric.
 pub static PROBE_METRICS: &[&MetricDef] = &[
     &AD_DC_UP,
     &AD_DC_POLICY_HINTS_SUPPORTED,
@@ -79,4 +137,13 @@ pub static PROBE_METRICS: &[&MetricDef] = &[
     &AD_DOMAIN_PASSWORD_HISTORY_LENGTH,
     &AD_DOMAIN_PASSWORD_COMPLEXITY_ENABLED,
     &AD_DOMAIN_LOCKOUT_THRESHOLD,
+    &AD_SCOPE_PERMISSION,
+    &AD_DOMAIN_UNEXPIRE_PASSWORD,
+    &AD_USERS,
+    &AD_USERS_READY,
+    &AD_USERS_MISSING_PERMISSION,
+    &AD_USERS_NOT_READY,
+    &AD_USERS_INHERITANCE_DISABLED,
+    &AD_USERS_PROTECTED,
+    &AD_USERS_UNREADABLE,
 ];

@@ -1,5 +1,6 @@
 //! Shared helpers for the integration tests. Each test binary uses only part of them.
 #![allow(dead_code)]
 
+pub mod directory;
 pub mod exporter;
 pub mod samba;

@@ -1,0 +1,133 @@
+//! The Entra Connect AD DS connector accounts: configured ones, or every `MSOL_*` account, resolved to their SID
+//! and group SIDs (the access token the permission probes evaluate).
+
+use ldap3::{ldap_escape, Scope};
+
+use super::security::{Sid, Token};
+use super::{Entry, LdapError, Session};
+
+/// One connector account as the permission probes need it.
+#[derive(Debug, Clone)]
+pub struct ConnectorAccount {
+    /// `sAMAccountName`: the `account` label.
+    pub sam: String,
+    pub dn: String,
+    pub sid: Sid,
+    pub description: Option<String>,
+    pub user_account_control: i64,
+    pub token: Token,
+    /// False when `tokenGroups` could not be read: group memberships are then not considered (and `check` says so).
+    pub groups_known: bool,
+}
+
+/// Accounts named in the config that were not found, and the ones that were.
+#[derive(Debug, Default)]
+pub struct Connectors {
+    pub accounts: Vec<ConnectorAccount>,
+    pub missing: Vec<String>,
+    /// True when the accounts were discovered (`MSOL_*`) rather than configured.
+    pub discovered: bool,
+}
+
+const ATTRS: [&str; 4] = ["sAMAccountName", "objectSid", "description", "userAccountControl"];
+
+/// Resolves the configured accounts (sAMAccountName, `DOMAIN\name`, UPN or DN), or discovers every `MSOL_*`
+/// account under `domain_dn` when none are configured. Reads `tokenGroups` once per account.
+///
+/// # Errors
+/// LDAP failures; an account that does not exist is reported in [`Connectors::missing`], not as an error.
+pub async fn resolve(
+    session: &mut Session,
+    configured: &[String],
+    domain_dn: &str,
+    page_size: u32,
+) -> Result<Connectors, LdapError> {
+    let mut found = Vec::new();
+    let mut missing = Vec::new();
+    let discovered = configured.is_empty();
+    if discovered {
+        let filter = "(&(objectCategory=person)(objectClass=user)(sAMAccountName=MSOL_*))";
+        session
+            .search_paged(
+                domain_dn,
+                Scope::Subtree,
+                filter,
+                &ATTRS,
+                Vec::new(),
+                page_size,
+                "find MSOL_ accounts",
+                |e| found.push(e),
+            )
+            .await?;
+    } else {
+        for name in configured {
+            let entry = find_one(session, name, domain_dn, page_size).await?;
+            match entry {
+                Some(entry) => found.push(entry),
+                None => missing.push(name.clone()),
+            }
+        }
+    }
+    let mut accounts = Vec::with_capacity(found.len());
+    for entry in found {
+        let Some((sid, _)) = entry.raw("objectSid").first().and_then(|b| Sid::from_bytes(b).ok()) else {
+            tracing::warn!(dn = %entry.dn, "connector account has no readable objectSid; skipped");
+            continue;
+        };
+        let groups = session.read(&entry.dn, &["tokenGroups"], "read tokenGroups").await?;
+        let group_sids: Vec<Sid> = groups
+            .as_ref()
+            .map(|g| g.raw("tokenGroups").iter().filter_map(|b| Sid::from_bytes(b).ok().map(|(s, _)| s)).collect())
+            .unwrap_or_default();
+        let groups_known = !group_sids.is_empty();
+        let sam = entry.first("sAMAccountName").unwrap_or_default().to_string();
+        if !groups_known {
+            tracing::warn!(account = %sam, "tokenGroups of the connector account not readable: group memberships are not considered");
+        }
+        accounts.push(ConnectorAccount {
+            token: Token::new(sid.clone(), group_sids),
+            sam,
+            dn: entry.dn.clone(),
+            sid,
+            description: entry.first("description").map(str::to_string),
+            user_account_control: entry.int("userAccountControl").ok().flatten().unwrap_or(0),
+            groups_known,
+        });
+    }
+    accounts.sort_by_key(|a| a.sam.to_ascii_lowercase());
+    Ok(Connectors { accounts, missing, discovered })
+}
+
+async fn find_one(
+    session: &mut Session,
+    name: &str,
+    domain_dn: &str,
+    page_size: u32,
+) -> Result<Option<Entry>, LdapError> {
+    let name = name.trim();
+    if name.contains('=') {
+        return session.read(name, &ATTRS, "read connector account").await;
+    }
+    let filter = match name.split_once('\\') {
+        Some((_, sam)) => format!("(sAMAccountName={})", ldap_escape(sam)),
+        None if name.contains('@') => format!("(userPrincipalName={})", ldap_escape(name)),
+        None => format!("(sAMAccountName={})", ldap_escape(name)),
+    };
+    let filter = format!("(&(objectClass=user){filter})");
+    let mut first = None;
+    session
+        .search_paged(
+            domain_dn,
+            Scope::Subtree,
+            &filter,
+            &ATTRS,
+            Vec::new(),
+            page_size,
+            "find connector account",
+            |e| {
+                first.get_or_insert(e);
+            },
+        )
+        .await?;
+    Ok(first)
+}

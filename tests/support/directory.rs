@@ -1,0 +1,163 @@
+//! Seeding permission scenarios into a test DC, and the DC's own access check as ground truth: bind as the
+//! connector account and try each writeback operation on a user (REFERENCE.md, "Ground truth for tests").
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::Arc;
+
+use ldap3::{LdapConnAsync, LdapConnSettings, Mod};
+use serde_json::{json, Value};
+
+use super::samba::{self, SambaDc};
+
+/// A list of seeding operations, applied by `seed.py` in one Python process.
+#[derive(Default)]
+pub struct Seed {
+    ops: Vec<Value>,
+}
+
+impl Seed {
+    pub fn ou(mut self, dn: &str) -> Self {
+        self.ops.push(json!({"op": "ou", "dn": dn}));
+        self
+    }
+    pub fn user(mut self, name: &str, password: &str, ou: Option<&str>) -> Self {
+        self.ops.push(json!({"op": "user", "name": name, "password": password, "ou": ou}));
+        self
+    }
+    pub fn user_with_description(mut self, name: &str, password: &str, description: &str) -> Self {
+        self.ops
+            .push(json!({"op": "user", "name": name, "password": password, "ou": null, "description": description}));
+        self
+    }
+    pub fn inet_org_person(mut self, name: &str, password: &str, ou: Option<&str>) -> Self {
+        self.ops.push(json!({"op": "inetorgperson", "name": name, "password": password, "ou": ou}));
+        self
+    }
+    pub fn group(mut self, name: &str) -> Self {
+        self.ops.push(json!({"op": "group", "name": name}));
+        self
+    }
+    pub fn member(mut self, group: &str, member: &str) -> Self {
+        self.ops.push(json!({"op": "member", "group": group, "member": member}));
+        self
+    }
+    /// Adds an ACE (SDDL) to the object's DACL; Samba inserts it first.
+    pub fn ace(mut self, dn: &str, sddl: &str) -> Self {
+        self.ops.push(json!({"op": "ace", "dn": dn, "sddl": sddl}));
+        self
+    }
+    /// Disables inheritance on the object and removes its inherited ACEs.
+    pub fn protect(mut self, dn: &str) -> Self {
+        self.ops.push(json!({"op": "protect", "dn": dn}));
+        self
+    }
+    /// Makes the account look as SDProp leaves an AdminSDHolder-protected one: adminCount=1, AdminSDHolder's DACL,
+    /// inheritance disabled.
+    pub fn sdprop(mut self, dn: &str) -> Self {
+        self.ops.push(json!({"op": "sdprop", "dn": dn}));
+        self
+    }
+    pub fn modify(mut self, ldif: &str) -> Self {
+        self.ops.push(json!({"op": "modify", "ldif": ldif}));
+        self
+    }
+
+    /// Applies the operations to the DC's database.
+    pub fn apply(self, dc: &SambaDc) {
+        let dir = tempfile::tempdir().unwrap();
+        let ops = dir.path().join("ops.json");
+        std::fs::write(&ops, serde_json::to_vec(&self.ops).unwrap()).unwrap();
+        let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/support/seed.py");
+        let out = Command::new("/usr/bin/python3")
+            .arg(script)
+            .arg(dc.smb_conf_path())
+            .arg(dc.dir().join("private/sam.ldb"))
+            .arg(&ops)
+            .output()
+            .expect("run seed.py");
+        assert!(out.status.success(), "seed.py failed:\n{}", String::from_utf8_lossy(&out.stderr));
+    }
+}
+
+/// What the DC allowed the connector to do to one user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Outcome {
+    pub reset_password: bool,
+    pub change_password: bool,
+    pub write_lockout_time: bool,
+    pub write_pwd_last_set: bool,
+}
+
+impl Outcome {
+    pub fn as_array(&self) -> [bool; 4] {
+        [self.reset_password, self.change_password, self.write_lockout_time, self.write_pwd_last_set]
+    }
+    pub fn ready(&self) -> bool {
+        self.as_array().iter().all(|b| *b)
+    }
+}
+
+fn quoted_utf16(password: &str) -> Vec<u8> {
+    format!("\"{password}\"").encode_utf16().flat_map(u16::to_le_bytes).collect()
+}
+
+/// Binds as `connector_upn` over LDAPS and tries, on `user_dn` whose current password is `user_password`: change
+/// (needs the old password), reset, write pwdLastSet, write lockoutTime. 0 = allowed; 50
+/// (insufficientAccessRights), or 19 for a change Samba refuses, = denied. Anything else fails the test.
+pub async fn try_writeback(
+    dc: &SambaDc,
+    connector_upn: &str,
+    connector_password: &str,
+    user_dn: &str,
+    user_password: &str,
+) -> Outcome {
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(rustls::pki_types::CertificateDer::from(dc.ca_der().to_vec())).unwrap();
+    let config = rustls::ClientConfig::builder().with_root_certificates(roots).with_no_client_auth();
+    let settings = LdapConnSettings::new().set_config(Arc::new(config));
+    let (conn, mut ldap) = LdapConnAsync::with_settings(settings, &dc.ldaps_url()).await.unwrap();
+    ldap3::drive!(conn);
+    ldap.simple_bind(connector_upn, connector_password).await.unwrap().success().expect("connector binds");
+    let allowed = |rc: u32, what: &str| match rc {
+        0 => true,
+        50 | 19 => false,
+        other => panic!("{what} on {user_dn}: unexpected result code {other}"),
+    };
+    let changed = "Ch4nged-Pw-1!";
+    let rc = ldap
+        .modify(
+            user_dn,
+            vec![
+                Mod::Delete(b"unicodePwd".to_vec(), [quoted_utf16(user_password)].into_iter().collect()),
+                Mod::Add(b"unicodePwd".to_vec(), [quoted_utf16(changed)].into_iter().collect()),
+            ],
+        )
+        .await
+        .unwrap()
+        .rc;
+    let change_password = allowed(rc, "change password");
+    let rc = ldap
+        .modify(
+            user_dn,
+            vec![Mod::Replace(b"unicodePwd".to_vec(), [quoted_utf16("R3set-Pw-2!")].into_iter().collect())],
+        )
+        .await
+        .unwrap()
+        .rc;
+    let reset_password = allowed(rc, "reset password");
+    let rc = ldap.modify(user_dn, vec![Mod::Replace("pwdLastSet", ["0"].into_iter().collect())]).await.unwrap().rc;
+    let write_pwd_last_set = allowed(rc, "write pwdLastSet");
+    let rc = ldap.modify(user_dn, vec![Mod::Replace("lockoutTime", ["0"].into_iter().collect())]).await.unwrap().rc;
+    let write_lockout_time = allowed(rc, "write lockoutTime");
+    let _ = ldap.unbind().await;
+    Outcome { reset_password, change_password, write_lockout_time, write_pwd_last_set }
+}
+
+/// The DN of a user created by [`Seed::user`].
+pub fn user_dn(name: &str, ou: Option<&str>) -> String {
+    match ou {
+        Some(ou) => format!("CN={name},{ou}"),
+        None => format!("CN={name},CN=Users,{}", samba::DOMAIN_DN),
+    }
+}
