@@ -56,6 +56,13 @@ async fn starttls_server_name_insecure_and_plaintext() {
             &format!("      tls:\n        ca_file: \"{foreign}\"\n        insecure_skip_verify: true\n"),
         ),
         target("plaintext", &ldap, &pw, "      allow_plaintext: true\n"),
+        // One DC reached through two URLs: its series must appear once (duplicates break the exposition).
+        format!(
+            "  - name: twice\n    ad:\n      servers: [\"{ldaps}\", \"ldaps://{}\"]\n      bind:\n        user: \"{}\"\n        password_file: \"{}\"\n      tls:\n        ca_file: \"{ca}\"\n",
+            dc.ip(),
+            samba::MONITOR_UPN,
+            pw.display()
+        ),
     ];
     let text = format!("global:\n  interval: 2s\n  timeout: 20s\ntargets:\n{}", targets.concat());
     let cfg = write_file(dir.path(), "writeback_exporter.yml", &text);
@@ -67,8 +74,13 @@ async fn starttls_server_name_insecure_and_plaintext() {
                 && succeeded(m, "insecure")
                 && failed_with(m, "name-wrong", "tls")
                 && failed_with(m, "plaintext", "config")
+                && m.value("writeback_probe_success", &[("target", "twice"), ("probe", "ad_topology")]) == Some(1.0)
+                && m.value("writeback_probe_success", &[("target", "twice"), ("probe", "ad_acl")]) == Some(1.0)
         })
         .await;
+    let twice =
+        m.text.lines().filter(|l| l.starts_with("writeback_ad_dc_up{") && l.contains("target=\"twice\"")).count();
+    assert_eq!(twice, 1, "one DC, one series:\n{}", m.text);
     assert_eq!(
         m.value("writeback_ad_domain_min_password_age_seconds", &[("target", "starttls")]),
         Some(86_400.0),

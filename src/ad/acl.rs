@@ -65,11 +65,15 @@ pub async fn run(ctx: &AdContext) -> Result<ProbeOutput, ProbeError> {
     let results = join_all(dcs.iter().map(|url| evaluate_dc(ctx, url, &basis))).await;
     let mut any_dc = false;
     let mut first_error = None;
+    let mut seen = std::collections::HashSet::new();
     for (url, result) in dcs.iter().zip(results) {
         match result {
             Ok(outcome) => {
                 any_dc = true;
-                emit(&basis, &outcome, &mut out);
+                // Two URLs can reach one DC: its series must appear once.
+                if seen.insert(outcome.dc.clone()) {
+                    emit(&basis, &outcome, &mut out);
+                }
             }
             Err(e) => {
                 let dc = ctx.dc_label(url);

@@ -37,12 +37,20 @@ pub async fn run(ctx: &AdContext) -> Result<ProbeOutput, ProbeError> {
     };
 
     let mut out = ProbeOutput::default();
+    // Two URLs can reach one DC (its name and its address): its series must appear once.
+    let mut seen = std::collections::HashSet::new();
     for (url, result) in servers.iter().zip(results) {
+        if let Ok(root) = &result {
+            if let Some(name) = &root.dns_host_name {
+                ctx.remember_dc_name(url, name);
+            }
+        }
+        if !seen.insert(ctx.dc_label(url)) {
+            tracing::warn!(server = %url, dc = %ctx.dc_label(url), "two configured servers are the same DC; reported once");
+            continue;
+        }
         match result {
             Ok(root) => {
-                if let Some(name) = &root.dns_host_name {
-                    ctx.remember_dc_name(url, name);
-                }
                 let dc = ctx.dc_label(url);
                 let hints = root.supported_controls.iter().any(|c| c == POLICY_HINTS_OID);
                 out.sample(&AD_DC_UP, &[&domain, &dc], 1.0);

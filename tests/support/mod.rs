@@ -3,4 +3,5 @@
 
 pub mod directory;
 pub mod exporter;
+pub mod proxy;
 pub mod samba;
