@@ -15,6 +15,11 @@ pub struct ConnectorAccount {
     pub sid: Sid,
     pub description: Option<String>,
     pub user_account_control: i64,
+    /// Raw `pwdLastSet`, `lockoutTime` (FILETIME) and the constructed state attributes, read with `tokenGroups`.
+    pub pwd_last_set: Option<i64>,
+    pub lockout_time: Option<i64>,
+    pub computed_flags: Option<i64>,
+    pub password_expiry: Option<i64>,
     pub token: Token,
     /// False when `tokenGroups` could not be read: group memberships are then not considered (and `check` says so).
     pub groups_known: bool,
@@ -30,9 +35,16 @@ pub struct Connectors {
 }
 
 const ATTRS: [&str; 4] = ["sAMAccountName", "objectSid", "description", "userAccountControl"];
+const BASE_ATTRS: [&str; 5] = [
+    "tokenGroups",
+    "pwdLastSet",
+    "lockoutTime",
+    "msDS-User-Account-Control-Computed",
+    "msDS-UserPasswordExpiryTimeComputed",
+];
 
 /// Resolves the configured accounts (sAMAccountName, `DOMAIN\name`, UPN or DN), or discovers every `MSOL_*`
-/// account under `domain_dn` when none are configured. Reads `tokenGroups` once per account.
+/// account under `domain_dn` when none are configured. Reads `tokenGroups` and the account's state once per account.
 ///
 /// # Errors
 /// LDAP failures; an account that does not exist is reported in [`Connectors::missing`], not as an error.
@@ -74,7 +86,9 @@ pub async fn resolve(
             tracing::warn!(dn = %entry.dn, "connector account has no readable objectSid; skipped");
             continue;
         };
-        let groups = session.read(&entry.dn, &["tokenGroups"], "read tokenGroups").await?;
+        // One BASE read per account: tokenGroups and the constructed attributes are only computed at BASE scope.
+        let groups = session.read(&entry.dn, &BASE_ATTRS, "read tokenGroups").await?;
+        let state = |name: &str| groups.as_ref().and_then(|g| g.int(name).ok().flatten());
         let group_sids: Vec<Sid> = groups
             .as_ref()
             .map(|g| g.raw("tokenGroups").iter().filter_map(|b| Sid::from_bytes(b).ok().map(|(s, _)| s)).collect())
@@ -91,6 +105,10 @@ pub async fn resolve(
             sid,
             description: entry.first("description").map(str::to_string),
             user_account_control: entry.int("userAccountControl").ok().flatten().unwrap_or(0),
+            pwd_last_set: state("pwdLastSet"),
+            lockout_time: state("lockoutTime"),
+            computed_flags: state("msDS-User-Account-Control-Computed"),
+            password_expiry: state("msDS-UserPasswordExpiryTimeComputed"),
             groups_known,
         });
     }
@@ -130,4 +148,34 @@ async fn find_one(
         )
         .await?;
     Ok(first)
+}
+
+/// The Connect server named in an express-install description: "... running on computer HOST configured to
+/// synchronize to tenant ..." (the same in the Azure AD Connect and Entra Connect wordings). Lower case.
+pub fn server_from_description(description: &str) -> Option<String> {
+    const MARKER: &str = "running on computer ";
+    let start = description.find(MARKER)? + MARKER.len();
+    let host: String = description[start..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_'))
+        .collect();
+    let host = host.trim_end_matches('.').to_ascii_lowercase();
+    (!host.is_empty()).then_some(host)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::server_from_description;
+
+    #[test]
+    fn server_names_come_from_both_wordings() {
+        let azure = "Account created by Microsoft Azure Active Directory Connect with installation identifier \
+                     0123456789ab4cdef running on computer CONNECT01 configured to synchronize to tenant contoso.onmicrosoft.com.";
+        let entra = "Account created by Microsoft Entra Connect with installation identifier 0123 running on computer \
+                     sync-02.corp.example.test configured to synchronize to tenant contoso.onmicrosoft.com. ...";
+        assert_eq!(server_from_description(azure).as_deref(), Some("connect01"));
+        assert_eq!(server_from_description(entra).as_deref(), Some("sync-02.corp.example.test"));
+        assert_eq!(server_from_description("Service account for writeback"), None);
+        assert_eq!(server_from_description("running on computer "), None);
+    }
 }

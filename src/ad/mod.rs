@@ -2,6 +2,7 @@
 
 pub mod acl;
 pub mod connector;
+pub mod connector_health;
 mod error;
 mod fixes;
 pub mod policy;

@@ -127,6 +127,38 @@ pub static AD_USERS_UNREADABLE: MetricDef = gauge(
     "Users whose security descriptor could not be read or parsed (not counted as ready or not ready; the log names them).",
 );
 
+// --- ad_connector
+pub static AD_CONNECTOR_ACCOUNT_INFO: MetricDef = gauge(
+    "writeback_ad_connector_account_info",
+    ProbeName::AdConnector,
+    &["domain", "account", "sid", "server"],
+    "1 per connector account monitored; server is the Connect server named in the account's description (empty when absent).",
+);
+pub static AD_CONNECTOR_ACCOUNT_ENABLED: MetricDef = gauge(
+    "writeback_ad_connector_account_enabled",
+    ProbeName::AdConnector,
+    &["domain", "account"],
+    "1 if the connector account is enabled (userAccountControl bit 0x2 clear).",
+);
+pub static AD_CONNECTOR_ACCOUNT_LOCKED: MetricDef = gauge(
+    "writeback_ad_connector_account_locked",
+    ProbeName::AdConnector,
+    &["domain", "account"],
+    "1 if the connector account is locked out (msDS-User-Account-Control-Computed 0x10, else lockoutTime within the lockout duration).",
+);
+pub static AD_CONNECTOR_ACCOUNT_PASSWORD_LAST_SET: MetricDef = gauge(
+    "writeback_ad_connector_account_password_last_set_timestamp_seconds",
+    ProbeName::AdConnector,
+    &["domain", "account"],
+    "When the connector account's password was last set (pwdLastSet), Unix seconds; absent when it must change at next logon.",
+);
+pub static AD_CONNECTOR_ACCOUNT_PASSWORD_EXPIRY: MetricDef = gauge(
+    "writeback_ad_connector_account_password_expiry_timestamp_seconds",
+    ProbeName::AdConnector,
+    &["domain", "account"],
+    "When the connector account's password expires (msDS-UserPasswordExpiryTimeComputed), Unix seconds; +Inf when it never expires.",
+);
+
 /// Every probe metric.
 pub static PROBE_METRICS: &[&MetricDef] = &[
     &AD_DC_UP,
@@ -146,4 +178,9 @@ pub static PROBE_METRICS: &[&MetricDef] = &[
     &AD_USERS_INHERITANCE_DISABLED,
     &AD_USERS_PROTECTED,
     &AD_USERS_UNREADABLE,
+    &AD_CONNECTOR_ACCOUNT_INFO,
+    &AD_CONNECTOR_ACCOUNT_ENABLED,
+    &AD_CONNECTOR_ACCOUNT_LOCKED,
+    &AD_CONNECTOR_ACCOUNT_PASSWORD_LAST_SET,
+    &AD_CONNECTOR_ACCOUNT_PASSWORD_EXPIRY,
 ];

@@ -24,7 +24,7 @@ impl TargetContext {
 pub fn probes_for(target: &Target) -> Vec<ProbeName> {
     let mut probes = Vec::new();
     if target.ad.is_some() {
-        probes.extend([ProbeName::AdTopology, ProbeName::AdPolicy, ProbeName::AdAcl]);
+        probes.extend([ProbeName::AdTopology, ProbeName::AdPolicy, ProbeName::AdConnector, ProbeName::AdAcl]);
         if target.ad.as_ref().is_some_and(|ad| ad.user_scan) {
             probes.push(ProbeName::AdUsers);
         }
@@ -41,6 +41,7 @@ pub async fn run_probe(probe: ProbeName, ctx: &TargetContext, timeout: Duration)
         match (probe, &ctx.ad) {
             (ProbeName::AdTopology, Some(ad)) => ad::topology::run(ad).await,
             (ProbeName::AdPolicy, Some(ad)) => ad::policy::run(ad).await,
+            (ProbeName::AdConnector, Some(ad)) => ad::connector_health::run(ad).await,
             (ProbeName::AdAcl, Some(ad)) => ad::acl::run(ad).await,
             (ProbeName::AdUsers, Some(ad)) => ad::users::run(ad).await,
             (other, _) => Err(ProbeError::Config(format!("probe {other} does not apply to this target"))),
