@@ -19,13 +19,22 @@ fn golden_path() -> PathBuf {
 
 /// Masks what changes from run to run so that the rest can be compared byte for byte.
 fn normalize(text: &str) -> String {
-    let volatile = ["writeback_probe_duration_seconds{", "writeback_probe_last_success_timestamp_seconds{"];
+    let volatile = [
+        "writeback_probe_duration_seconds{",
+        "writeback_probe_last_success_timestamp_seconds{",
+        "writeback_ad_connector_account_password_last_set_timestamp_seconds{",
+        "writeback_ad_connector_account_password_expiry_timestamp_seconds{",
+    ];
     text.lines()
         .filter(|l| !l.contains(" process_") && !l.starts_with("process_"))
         .map(|l| {
             if volatile.iter().any(|v| l.starts_with(v)) {
                 let (series, _) = l.rsplit_once(' ').unwrap_or((l, ""));
                 format!("{series} <volatile>")
+            } else if let Some(start) = l.find("sid=\"S-1-5-21-") {
+                // Every provisioned domain has its own SID.
+                let end = l[start + 5..].find('"').map_or(l.len(), |e| start + 5 + e + 1);
+                format!("{}sid=\"<domain SID>-RID\"{}", &l[..start], &l[end..])
             } else if l.starts_with("writeback_exporter_build_info{") {
                 "writeback_exporter_build_info{<build labels>} 1".to_string()
             } else {
@@ -61,7 +70,7 @@ async fn metrics_page_passes_promtool_and_matches_golden() {
     let m = exporter
         .wait_for_metrics(Duration::from_secs(60), "every probe ran once", |m| {
             ["corp", "unreachable"].iter().all(|t| {
-                ["ad_topology", "ad_policy", "ad_acl", "ad_users"]
+                ["ad_topology", "ad_policy", "ad_connector", "ad_acl", "ad_users"]
                     .iter()
                     .all(|p| m.has("writeback_probe_success", &[("target", t), ("probe", p)]))
             })
