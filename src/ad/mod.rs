@@ -6,6 +6,7 @@ pub mod connector_health;
 mod error;
 mod fixes;
 pub mod policy;
+mod pso;
 pub mod security;
 mod session;
 mod tls;

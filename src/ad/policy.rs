@@ -9,19 +9,25 @@ use crate::probe::{Check, ProbeError, ProbeOutput, Status};
 const ATTRS: [&str; 6] =
     ["minPwdAge", "maxPwdAge", "minPwdLength", "pwdHistoryLength", "pwdProperties", "lockoutThreshold"];
 
-/// Reads the domain root from the first DC that answers.
+/// Reads the domain root and the fine-grained policies from the first DC that answers.
 ///
 /// # Errors
 /// Connection failures, or a domain root without the policy attributes (unreadable to this account).
 pub async fn run(ctx: &AdContext) -> Result<ProbeOutput, ProbeError> {
     let (mut session, root) = ctx.any_dc().await?;
-    let entry = session.read(&root.default_naming_context, &ATTRS, "read the domain password policy").await;
+    let domain_dn = root.default_naming_context.clone();
+    let domain = dn_to_dns_name(&domain_dn)
+        .ok_or_else(|| ProbeError::Other(format!("cannot derive a domain name from {domain_dn}")))?;
+    let result = async {
+        let entry = session.read(&domain_dn, &ATTRS, "read the domain password policy").await?;
+        let entry = entry.ok_or_else(|| ProbeError::Other("the domain root object was not found".to_string()))?;
+        let mut out = policy_output(&domain, &entry).map_err(ProbeError::Other)?;
+        super::pso::add_psos(&mut session, &domain_dn, &domain, ctx.cfg.page_size, &mut out).await?;
+        Ok(out)
+    }
+    .await;
     session.close().await;
-    let entry = entry?.ok_or_else(|| ProbeError::Other("the domain root object was not found".to_string()))?;
-    let domain = dn_to_dns_name(&root.default_naming_context).ok_or_else(|| {
-        ProbeError::Other(format!("cannot derive a domain name from {}", root.default_naming_context))
-    })?;
-    policy_output(&domain, &entry).map_err(ProbeError::Other)
+    result
 }
 
 fn required(entry: &Entry, name: &str) -> Result<i64, String> {

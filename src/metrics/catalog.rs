@@ -69,6 +69,25 @@ pub static AD_DOMAIN_LOCKOUT_THRESHOLD: MetricDef = gauge(
     "Domain lockoutThreshold (bad password attempts before lockout; 0 = never locks).",
 );
 
+pub static AD_PSO_READABLE: MetricDef = gauge(
+    "writeback_ad_pso_readable",
+    ProbeName::AdPolicy,
+    &["domain"],
+    "1 if the Password Settings Container could be read (0: fine-grained policies cannot be checked, which is not the same as none).",
+);
+pub static AD_PSO_MIN_PASSWORD_AGE: MetricDef = gauge(
+    "writeback_ad_pso_min_password_age_seconds",
+    ProbeName::AdPolicy,
+    &["domain", "pso"],
+    "msDS-MinimumPasswordAge of a fine-grained password policy, in seconds; writeback wants 0.",
+);
+pub static AD_PSO_PRECEDENCE: MetricDef = gauge(
+    "writeback_ad_pso_precedence",
+    ProbeName::AdPolicy,
+    &["domain", "pso"],
+    "msDS-PasswordSettingsPrecedence of a fine-grained password policy (lower wins).",
+);
+
 // --- ad_acl
 pub static AD_SCOPE_PERMISSION: MetricDef = gauge(
     "writeback_ad_scope_permission",
@@ -169,6 +188,9 @@ pub static PROBE_METRICS: &[&MetricDef] = &[
     &AD_DOMAIN_PASSWORD_HISTORY_LENGTH,
     &AD_DOMAIN_PASSWORD_COMPLEXITY_ENABLED,
     &AD_DOMAIN_LOCKOUT_THRESHOLD,
+    &AD_PSO_READABLE,
+    &AD_PSO_MIN_PASSWORD_AGE,
+    &AD_PSO_PRECEDENCE,
     &AD_SCOPE_PERMISSION,
     &AD_DOMAIN_UNEXPIRE_PASSWORD,
     &AD_USERS,

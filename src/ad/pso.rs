@@ -1,0 +1,107 @@
+//! Fine-grained password policies (PSOs), part of probe `ad_policy`: a PSO with a minimum password age above 0
+//! blocks writeback for the users it applies to, however the domain policy is set.
+
+use ldap3::Scope;
+
+use super::values::{describe_seconds, interval_seconds};
+use super::{LdapError, Session};
+use crate::metrics::catalog as m;
+use crate::probe::{Check, ProbeOutput, Status};
+
+const ATTRS: [&str; 4] = ["cn", "msDS-MinimumPasswordAge", "msDS-PasswordSettingsPrecedence", "msDS-PSOAppliesTo"];
+
+struct Pso {
+    name: String,
+    min_age: Option<f64>,
+    precedence: Option<i64>,
+    applies_to: Vec<String>,
+}
+
+/// Reads the Password Settings Container and adds the PSO series and checks to `out`.
+///
+/// # Errors
+/// Connection failures; an unreadable container is reported (`writeback_ad_pso_readable 0`), not an error.
+pub async fn add_psos(
+    session: &mut Session,
+    domain_dn: &str,
+    domain: &str,
+    page_size: u32,
+    out: &mut ProbeOutput,
+) -> Result<(), LdapError> {
+    let container = format!("CN=Password Settings Container,CN=System,{domain_dn}");
+    // By default only Domain Admins may read the container and the PSOs. Others may still see the entries, but
+    // without their attributes: that is "cannot tell", never "no PSOs".
+    let container_entry = match session.read(&container, &["cn"], "read the Password Settings Container").await {
+        Ok(found) => found,
+        Err(LdapError::Permission { .. }) => None,
+        Err(e) => return Err(e),
+    };
+    let mut psos = Vec::new();
+    let mut hidden = 0usize;
+    if container_entry.as_ref().is_some_and(|c| c.first("cn").is_some()) {
+        let filter = "(objectClass=msDS-PasswordSettings)";
+        session
+            .search_paged(&container, Scope::OneLevel, filter, &ATTRS, Vec::new(), page_size, "read PSOs", |e| {
+                // msDS-MinimumPasswordAge is mandatory on a PSO: without it, the PSO's attributes are hidden.
+                match (e.first("cn"), e.int("msDS-MinimumPasswordAge").ok().flatten()) {
+                    (Some(name), Some(age)) => psos.push(Pso {
+                        name: name.to_string(),
+                        min_age: Some(interval_seconds(age)),
+                        precedence: e.int("msDS-PasswordSettingsPrecedence").ok().flatten(),
+                        applies_to: e.values("msDS-PSOAppliesTo").map(str::to_string).collect(),
+                    }),
+                    _ => hidden += 1,
+                }
+            })
+            .await?;
+    }
+    let readable = container_entry.as_ref().is_some_and(|c| c.first("cn").is_some()) && hidden == 0;
+    out.sample(&m::AD_PSO_READABLE, &[domain], f64::from(u8::from(readable)));
+    if !readable {
+        out.checks.push(Check {
+            id: "ad_pso_readable",
+            subject: domain.to_string(),
+            title: "Fine-grained password policies readable".to_string(),
+            status: Status::Warn,
+            observed: if hidden > 0 {
+                format!(
+                    "{hidden} fine-grained password policies are visible but not readable by the monitoring account"
+                )
+            } else {
+                "the Password Settings Container is not readable by the monitoring account".to_string()
+            },
+            remediation: Some(format!(
+                "A PSO with a minimum password age above 0 would block writeback for its users and cannot be seen. \
+                 Grant the monitoring account Read on {container} and its msDS-PasswordSettings objects \
+                 (dsacls \"{container}\" /I:T /G \"<account>:GR\")."
+            )),
+        });
+        return Ok(());
+    }
+    for pso in psos.iter().filter(|p| !p.name.is_empty()) {
+        if let Some(age) = pso.min_age {
+            out.sample(&m::AD_PSO_MIN_PASSWORD_AGE, &[domain, &pso.name], age);
+        }
+        if let Some(precedence) = pso.precedence {
+            out.sample(&m::AD_PSO_PRECEDENCE, &[domain, &pso.name], precedence as f64);
+        }
+        let age = pso.min_age.unwrap_or(0.0);
+        let applies = if pso.applies_to.is_empty() { "nobody".to_string() } else { pso.applies_to.join("; ") };
+        out.checks.push(Check {
+            id: "ad_pso_min_password_age",
+            subject: pso.name.clone(),
+            title: "Fine-grained password policy minimum age is 0".to_string(),
+            status: if age > 0.0 { Status::Fail } else { Status::Pass },
+            observed: format!("msDS-MinimumPasswordAge = {}, applies to {applies}", describe_seconds(age)),
+            remediation: (age > 0.0).then(|| {
+                format!(
+                    "Users and groups this PSO applies to cannot reset a recently changed password through writeback \
+                     (event 33008). Set-ADFineGrainedPasswordPolicy -Identity \"{}\" -MinPasswordAge 0 \
+                     (Samba: samba-tool domain passwordsettings pso set \"{}\" --min-pwd-age=0).",
+                    pso.name, pso.name
+                )
+            }),
+        });
+    }
+    Ok(())
+}
