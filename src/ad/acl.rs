@@ -60,7 +60,7 @@ pub async fn run(ctx: &AdContext) -> Result<ProbeOutput, ProbeError> {
     if basis.connectors.accounts.is_empty() {
         return Ok(out);
     }
-    let servers = ctx.servers();
+    let servers = ctx.servers().await?;
     let dcs: Vec<Url> = if ctx.cfg.all_dcs { servers } else { servers.into_iter().take(1).collect() };
     let results = join_all(dcs.iter().map(|url| evaluate_dc(ctx, url, &basis))).await;
     let mut any_dc = false;

@@ -3,6 +3,7 @@
 pub mod acl;
 pub mod connector;
 pub mod connector_health;
+pub mod discovery;
 mod error;
 mod fixes;
 pub mod policy;
@@ -15,7 +16,7 @@ pub mod users;
 pub mod values;
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::Duration;
 
 pub use error::LdapError;
@@ -32,10 +33,13 @@ const MAX_OP_TIMEOUT: Duration = Duration::from_secs(30);
 pub struct AdContext {
     pub cfg: AdTarget,
     /// Built once: a bad CA file is reported by every run, not re-read each time.
-    tls: Result<Arc<rustls::ClientConfig>, String>,
+    tls: Result<tls::TlsSetup, String>,
+    dns: Result<discovery::Dns, String>,
     op_timeout: Duration,
     /// URL → the DC's dnsHostName, learned from its rootDSE, so that a DC that is down keeps its `dc` label.
     dc_names: Mutex<HashMap<String, String>>,
+    /// The DCs the directory lists (nTDSDSA objects), learned by `ad_topology`: probed and failed over to as well.
+    listed: Mutex<Vec<Url>>,
 }
 
 impl AdContext {
@@ -43,18 +47,65 @@ impl AdContext {
         if cfg.tls.insecure_skip_verify {
             tracing::warn!("tls.insecure_skip_verify is set: DC certificates are not verified");
         }
-        let tls = tls::client_config(&cfg.tls);
-        AdContext { cfg, tls, op_timeout: probe_timeout.min(MAX_OP_TIMEOUT), dc_names: Mutex::new(HashMap::new()) }
+        let tls = tls::TlsSetup::new(&cfg.tls);
+        let dns = discovery::Dns::new(&cfg.dns_servers);
+        AdContext {
+            cfg,
+            tls,
+            dns,
+            op_timeout: probe_timeout.min(MAX_OP_TIMEOUT),
+            dc_names: Mutex::new(HashMap::new()),
+            listed: Mutex::new(Vec::new()),
+        }
     }
 
-    /// The servers to use, in order. Without configured servers the domain name itself is used: every AD DC
-    /// registers the domain's A record (DNS SRV discovery replaces this when it lands).
-    pub fn servers(&self) -> Vec<Url> {
-        if !self.cfg.servers.is_empty() {
-            return self.cfg.servers.clone();
+    /// The DCs to use, in order: the configured servers, else the domain's DNS SRV records; then the DCs the
+    /// directory lists that are not among them.
+    ///
+    /// # Errors
+    /// When no server is configured and the SRV lookup fails.
+    pub async fn servers(&self) -> Result<Vec<Url>, LdapError> {
+        let mut servers =
+            if self.cfg.servers.is_empty() { self.srv_servers().await? } else { self.cfg.servers.clone() };
+        let listed = self.listed.lock().map(|l| l.clone()).unwrap_or_default();
+        for url in listed {
+            let label = self.dc_label(&url);
+            if !servers.iter().any(|s| self.dc_label(s) == label) {
+                servers.push(url);
+            }
         }
+        Ok(servers)
+    }
+
+    async fn srv_servers(&self) -> Result<Vec<Url>, LdapError> {
         let domain = self.cfg.domain.as_deref().unwrap_or_default();
-        Url::parse(&format!("ldaps://{domain}:636")).into_iter().collect()
+        let dns =
+            self.dns.as_ref().map_err(|e| LdapError::Connect { server: domain.to_string(), detail: e.clone() })?;
+        let targets = dns.srv_dcs(domain, self.op_timeout).await?;
+        Ok(targets.iter().filter_map(|t| Url::parse(&self.url_for(&t.host, Some(t.port))).ok()).collect())
+    }
+
+    /// The URL for a DC host name: LDAPS on 636 unless the target uses StartTLS or plaintext on 389.
+    fn url_for(&self, host: &str, srv_port: Option<u16>) -> String {
+        let template = self.cfg.servers.first();
+        let scheme = template.map_or("ldaps", |u| u.scheme());
+        let port = match (template.and_then(Url::port), scheme) {
+            (Some(port), _) => port,
+            (None, "ldap") => srv_port.unwrap_or(389),
+            (None, _) => 636,
+        };
+        format!("{scheme}://{host}:{port}")
+    }
+
+    /// Records the DCs the directory lists (called by `ad_topology`).
+    fn set_listed(&self, hosts: &[String]) {
+        let urls: Vec<Url> = hosts.iter().filter_map(|h| Url::parse(&self.url_for(h, None)).ok()).collect();
+        for (url, host) in urls.iter().zip(hosts) {
+            self.remember_dc_name(url, host);
+        }
+        if let Ok(mut listed) = self.listed.lock() {
+            *listed = urls;
+        }
     }
 
     /// Opens a session to the first DC that accepts one (domain-wide probes fail over this way).
@@ -63,7 +114,7 @@ impl AdContext {
     /// The first DC's error when none accepts.
     pub async fn any_dc(&self) -> Result<(Session, RootDse), LdapError> {
         let mut first_error = None;
-        for url in self.servers() {
+        for url in self.servers().await? {
             let attempt = async {
                 let mut session = Session::open(self, &url).await?;
                 let root = session.root_dse().await?;

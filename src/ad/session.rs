@@ -92,12 +92,30 @@ impl Session {
     pub async fn open(ctx: &AdContext, url: &Url) -> Result<Session, LdapError> {
         let server = url.host_str().unwrap_or_default().to_ascii_lowercase();
         let op_timeout = ctx.op_timeout;
-        let tls = ctx.tls.clone().map_err(|detail| LdapError::Tls { server: server.clone(), detail })?;
+        let setup =
+            ctx.tls.as_ref().map_err(|detail| LdapError::Tls { server: server.clone(), detail: detail.clone() })?;
+        // With the target's own DNS servers, a DC name is resolved here and the connection goes to the address,
+        // while the certificate is still checked against the name.
+        let mut target = url.clone();
+        let mut expected_name = None;
+        if let (Ok(dns), Some(url::Host::Domain(host))) = (&ctx.dns, url.host()) {
+            if dns.is_custom() {
+                let ip = dns.resolve(host, op_timeout).await?.into_iter().next().ok_or_else(|| LdapError::Connect {
+                    server: server.clone(),
+                    detail: "the name has no address".to_string(),
+                })?;
+                let _ = target.set_ip_host(ip);
+                expected_name = Some(host.to_string());
+            }
+        }
+        let tls = setup
+            .client_config(expected_name.as_deref())
+            .map_err(|detail| LdapError::Tls { server: server.clone(), detail })?;
         let settings = LdapConnSettings::new()
             .set_conn_timeout(op_timeout)
             .set_config(tls)
             .set_starttls(url.scheme() == "ldap" && ctx.cfg.tls.start_tls);
-        let connect = LdapConnAsync::with_settings(settings, url.as_str());
+        let connect = LdapConnAsync::with_settings(settings, target.as_str());
         let (conn, mut ldap) = tokio::time::timeout(op_timeout, connect)
             .await
             .map_err(|_| LdapError::Timeout { server: server.clone(), operation: "connect" })?

@@ -11,33 +11,60 @@ use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme
 
 use crate::config::AdTls;
 
-/// Builds the client config. Verification is on unless `insecure_skip_verify` is set (the caller logs a warning).
-///
-/// # Errors
-/// A message naming the CA file when it cannot be read or holds no certificate.
-pub fn client_config(tls: &AdTls) -> Result<Arc<ClientConfig>, String> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let builder = ClientConfig::builder_with_provider(provider.clone())
-        .with_safe_default_protocol_versions()
-        .map_err(|e| format!("TLS setup: {e}"))?;
-    if tls.insecure_skip_verify {
-        let verifier = Arc::new(NoVerification(provider));
-        return Ok(Arc::new(builder.dangerous().with_custom_certificate_verifier(verifier).with_no_client_auth()));
+/// What every connection of a target shares: the trust anchors (read once) and the verification settings.
+#[derive(Debug, Clone)]
+pub struct TlsSetup {
+    provider: Arc<rustls::crypto::CryptoProvider>,
+    /// `None` with `insecure_skip_verify`.
+    roots: Option<Arc<RootCertStore>>,
+    server_name: Option<String>,
+}
+
+impl TlsSetup {
+    /// Reads the CA file (or the system roots). Verification is on unless `insecure_skip_verify` is set (the
+    /// caller logs a warning).
+    ///
+    /// # Errors
+    /// A message naming the CA file when it cannot be read or holds no certificate.
+    pub fn new(tls: &AdTls) -> Result<TlsSetup, String> {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let roots = if tls.insecure_skip_verify {
+            None
+        } else {
+            Some(Arc::new(match &tls.ca_file {
+                Some(file) => roots_from_file(file)?,
+                None => system_roots()?,
+            }))
+        };
+        Ok(TlsSetup { provider, roots, server_name: tls.server_name.clone() })
     }
-    let roots = Arc::new(match &tls.ca_file {
-        Some(file) => roots_from_file(file)?,
-        None => system_roots()?,
-    });
-    let webpki =
-        WebPkiServerVerifier::builder_with_provider(roots, provider).build().map_err(|e| format!("TLS setup: {e}"))?;
-    let verifier: Arc<dyn ServerCertVerifier> = match &tls.server_name {
-        Some(name) => {
-            let name = ServerName::try_from(name.clone()).map_err(|e| format!("tls.server_name {name:?}: {e}"))?;
-            Arc::new(NameOverride { inner: webpki, name })
-        }
-        None => webpki,
-    };
-    Ok(Arc::new(builder.dangerous().with_custom_certificate_verifier(verifier).with_no_client_auth()))
+
+    /// The client config for one connection. `expected_name` is the DC's host name when the connection goes to an
+    /// address we resolved ourselves; `tls.server_name` overrides both.
+    ///
+    /// # Errors
+    /// Only for an invalid name.
+    pub fn client_config(&self, expected_name: Option<&str>) -> Result<Arc<ClientConfig>, String> {
+        let builder = ClientConfig::builder_with_provider(self.provider.clone())
+            .with_safe_default_protocol_versions()
+            .map_err(|e| format!("TLS setup: {e}"))?;
+        let Some(roots) = &self.roots else {
+            let verifier = Arc::new(NoVerification(self.provider.clone()));
+            return Ok(Arc::new(builder.dangerous().with_custom_certificate_verifier(verifier).with_no_client_auth()));
+        };
+        let webpki = WebPkiServerVerifier::builder_with_provider(roots.clone(), self.provider.clone())
+            .build()
+            .map_err(|e| format!("TLS setup: {e}"))?;
+        let verifier: Arc<dyn ServerCertVerifier> = match self.server_name.as_deref().or(expected_name) {
+            Some(name) => {
+                let name =
+                    ServerName::try_from(name.to_string()).map_err(|e| format!("TLS server name {name:?}: {e}"))?;
+                Arc::new(NameOverride { inner: webpki, name })
+            }
+            None => webpki,
+        };
+        Ok(Arc::new(builder.dangerous().with_custom_certificate_verifier(verifier).with_no_client_auth()))
+    }
 }
 
 fn roots_from_file(file: &Path) -> Result<RootCertStore, String> {

@@ -12,6 +12,24 @@ use crate::probe::{Check, ProbeError, ProbeOutput, Status};
 /// LDAP_SERVER_POLICY_HINTS_OID: without it ADSync logs event 6329 and writeback fails (Windows Server 2016+).
 pub const POLICY_HINTS_OID: &str = "1.2.840.113556.1.4.2066";
 
+fn remember_names(ctx: &AdContext, servers: &[Url], results: &[Result<RootDse, LdapError>]) {
+    for (url, result) in servers.iter().zip(results) {
+        if let Some(name) = result.as_ref().ok().and_then(|r| r.dns_host_name.as_deref()) {
+            ctx.remember_dc_name(url, name);
+        }
+    }
+}
+
+/// Reads the DC list from the first DC that answered; a failure here only loses the extra DCs (logged).
+async fn list_dcs(ctx: &AdContext, results: &[Result<RootDse, LdapError>]) -> Option<Vec<String>> {
+    let config_nc =
+        results.iter().filter_map(|r| r.as_ref().ok()).find_map(|r| r.configuration_naming_context.clone())?;
+    let (mut session, _) = ctx.any_dc().await.ok()?;
+    let listed = super::discovery::listed_dcs(&mut session, &config_nc, ctx.cfg.page_size).await;
+    session.close().await;
+    listed.map_err(|e| tracing::warn!(error = %e, "cannot list the domain's DCs")).ok()
+}
+
 async fn probe_dc(ctx: &AdContext, url: &Url) -> Result<RootDse, LdapError> {
     let mut session = Session::open(ctx, url).await?;
     let root = session.root_dse().await;
@@ -24,8 +42,18 @@ async fn probe_dc(ctx: &AdContext, url: &Url) -> Result<RootDse, LdapError> {
 /// # Errors
 /// The first DC's failure when no DC answered.
 pub async fn run(ctx: &AdContext) -> Result<ProbeOutput, ProbeError> {
-    let servers = ctx.servers();
-    let results = join_all(servers.iter().map(|url| probe_dc(ctx, url))).await;
+    let mut servers = ctx.servers().await?;
+    let mut results = join_all(servers.iter().map(|url| probe_dc(ctx, url))).await;
+    remember_names(ctx, &servers, &results);
+    // The DCs the directory lists join the list (a DC neither configured nor in DNS is still a DC Connect may use).
+    if let Some(listed) = list_dcs(ctx, &results).await {
+        let before = servers.len();
+        ctx.set_listed(&listed);
+        servers = ctx.servers().await?;
+        let extra = servers.get(before..).unwrap_or_default();
+        results.extend(join_all(extra.iter().map(|url| probe_dc(ctx, url))).await);
+        remember_names(ctx, &servers, &results);
+    }
 
     let Some(domain) =
         results.iter().filter_map(|r| r.as_ref().ok()).find_map(|root| dn_to_dns_name(&root.default_naming_context))
@@ -40,11 +68,6 @@ pub async fn run(ctx: &AdContext) -> Result<ProbeOutput, ProbeError> {
     // Two URLs can reach one DC (its name and its address): its series must appear once.
     let mut seen = std::collections::HashSet::new();
     for (url, result) in servers.iter().zip(results) {
-        if let Ok(root) = &result {
-            if let Some(name) = &root.dns_host_name {
-                ctx.remember_dc_name(url, name);
-            }
-        }
         if !seen.insert(ctx.dc_label(url)) {
             tracing::warn!(server = %url, dc = %ctx.dc_label(url), "two configured servers are the same DC; reported once");
             continue;

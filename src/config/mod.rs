@@ -41,6 +41,8 @@ pub struct AdTarget {
     /// LDAP servers in the order given; empty means "discover from DNS".
     pub servers: Vec<Url>,
     pub domain: Option<String>,
+    /// DNS servers for SRV discovery and DC host names; empty: the system resolver.
+    pub dns_servers: Vec<std::net::SocketAddr>,
     pub all_dcs: bool,
     pub bind: Bind,
     pub tls: AdTls,

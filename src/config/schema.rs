@@ -64,6 +64,9 @@ pub struct AdConfig {
     #[serde(default)]
     pub servers: Vec<Spanned<String>>,
     pub domain: Option<String>,
+    /// DNS servers for SRV discovery and DC names (`IP` or `IP:port`); empty: the system's resolver.
+    #[serde(default)]
+    pub dns_servers: Vec<Spanned<String>>,
     #[serde(default = "yes")]
     pub all_dcs: bool,
     pub bind: Spanned<BindConfig>,

@@ -112,6 +112,17 @@ fn resolve_ad(ctx: &Ctx, key: &str, ad: Spanned<schema::AdConfig>) -> Result<AdT
         server_name: ad.tls.server_name.filter(|s| !s.trim().is_empty()),
         insecure_skip_verify: ad.tls.insecure_skip_verify,
     };
+    let mut dns_servers = Vec::with_capacity(ad.dns_servers.len());
+    for (i, server) in ad.dns_servers.iter().enumerate() {
+        let text = server.value.trim();
+        let addr = text
+            .parse::<std::net::SocketAddr>()
+            .or_else(|_| text.parse::<std::net::IpAddr>().map(|ip| std::net::SocketAddr::new(ip, 53)))
+            .map_err(|_| {
+                ctx.at(server, format!("{key}.dns_servers[{i}]"), format!("{text:?} is not an IP address or IP:port"))
+            })?;
+        dns_servers.push(addr);
+    }
     let bind = resolve_bind(ctx, &format!("{key}.bind"), &ad.bind)?;
     let page_size = ad.page_size.value;
     if !(1..=100_000).contains(&page_size) {
@@ -120,6 +131,7 @@ fn resolve_ad(ctx: &Ctx, key: &str, ad: Spanned<schema::AdConfig>) -> Result<AdT
     Ok(AdTarget {
         servers,
         domain,
+        dns_servers,
         all_dcs: ad.all_dcs,
         bind,
         tls,
