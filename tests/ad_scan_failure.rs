@@ -55,3 +55,36 @@ async fn connection_cut_mid_scan_fails_the_run_without_partial_data() {
         exporter.log()
     );
 }
+
+/// A DC that accepts TCP and then never says a word: every probe gives up within its bounds with reason
+/// `timeout` (the TLS handshake and the bind are bounded), and the exporter keeps serving.
+#[tokio::test]
+async fn silent_dc_times_out() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let held = tokio::spawn(async move {
+        let mut open = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            open.push(socket); // keep the connection, answer nothing
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let pw = write_file(dir.path(), "pw", "irrelevant\n");
+    let text = format!(
+        "global:\n  interval: 2s\n  timeout: 3s\ntargets:\n  - name: silent\n    ad:\n      servers: [\"ldaps://127.0.0.1:{port}\"]\n      bind:\n        user: svc@corp.example.test\n        password_file: \"{}\"\n",
+        pw.display()
+    );
+    let cfg = write_file(dir.path(), "writeback_exporter.yml", &text);
+    let exporter = Exporter::start(&cfg, &[]);
+    let m = exporter
+        .wait_for_metrics(Duration::from_secs(30), "timeouts", |m| {
+            m.value("writeback_probe_failures_total", &[("probe", "ad_policy"), ("reason", "timeout")])
+                .is_some_and(|v| v >= 1.0)
+        })
+        .await;
+    assert_eq!(m.value("writeback_probe_success", &[("probe", "ad_policy")]), Some(0.0));
+    let duration = m.value("writeback_probe_duration_seconds", &[("probe", "ad_policy")]).unwrap();
+    assert!(duration <= 3.5, "the run must end at its timeout, took {duration}s");
+    assert_eq!(exporter.get("/-/healthy").await.0, 200);
+    held.abort();
+}
