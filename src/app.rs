@@ -138,9 +138,6 @@ fn log_targets(config: &Config) {
     for target in &config.targets {
         let probes: Vec<&str> = crate::probe::probes_for(target).iter().map(|p| p.as_str()).collect();
         tracing::info!(target = %target.name, probes = ?probes, "target configured");
-        if target.entra.is_some() {
-            tracing::warn!(target = %target.name, "the entra section is validated, but its probes are not implemented in this version");
-        }
     }
 }
 

@@ -7,6 +7,7 @@
 //! - [`scheduler`]: runs every (target, probe) in the background on its interval, under its timeout.
 //! - [`probe`]: the probe names, the registry that runs them, their output (samples and checks) and errors.
 //! - [`ad`]: LDAP sessions to domain controllers and the Active Directory probes.
+//! - [`graph`]: Microsoft Graph client (clouds, tokens, throttling, paging) and the Entra ID probes.
 //! - [`snapshot`]: the cache; each run replaces its probe's series whole.
 //! - [`metrics`]: renders the cache (and the exporter's own metrics) as Prometheus text.
 //! - [`http`]: endpoints, web config (TLS, basic auth) and the landing page; it only reads the cache.
@@ -17,6 +18,7 @@ pub mod ad;
 pub mod app;
 pub mod check;
 pub mod config;
+pub mod graph;
 pub mod http;
 pub mod logging;
 pub mod metrics;

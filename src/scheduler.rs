@@ -30,6 +30,8 @@ impl Scheduler {
         let mut pairs = Vec::new();
         for target in &config.targets {
             let ctx = Arc::new(TargetContext::new(target.clone(), config.timeout()));
+            // On its first run the SSPR probe looks back one interval.
+            ctx.set_sspr_lookback(config.interval(ProbeName::EntraSspr));
             for probe in probes_for(target) {
                 pairs.push((target.name.clone(), probe));
                 store.register(&target.name, probe);

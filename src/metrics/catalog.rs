@@ -178,6 +178,77 @@ pub static AD_CONNECTOR_ACCOUNT_PASSWORD_EXPIRY: MetricDef = gauge(
     "When the connector account's password expires (msDS-UserPasswordExpiryTimeComputed), Unix seconds; +Inf when it never expires.",
 );
 
+// --- entra_* (probes entra_licenses, entra_sync, entra_sspr; src/graph/)
+const fn counter(
+    name: &'static str,
+    probe: ProbeName,
+    labels: &'static [&'static str],
+    help: &'static str,
+) -> MetricDef {
+    MetricDef { name, kind: Kind::Counter, labels, help, probe: Some(probe) }
+}
+
+pub static ENTRA_LICENSE_UNITS: MetricDef = gauge(
+    "writeback_entra_license_units",
+    ProbeName::EntraLicenses,
+    &["sku", "state"],
+    "Licence units of a subscribed SKU (skuPartNumber) by state: enabled, warning, suspended, locked_out (prepaidUnits) and consumed (consumedUnits).",
+);
+pub static ENTRA_LICENSE_SKU_WRITEBACK_CAPABLE: MetricDef = gauge(
+    "writeback_entra_license_sku_writeback_capable",
+    ProbeName::EntraLicenses,
+    &["sku"],
+    "1 if the SKU includes Entra ID P1 or P2 (service plan AAD_PREMIUM or AAD_PREMIUM_P2, matched by id), which SSPR with password writeback needs.",
+);
+pub static ENTRA_SYNC_ENABLED: MetricDef = gauge(
+    "writeback_entra_sync_enabled",
+    ProbeName::EntraSync,
+    &[],
+    "1 if the organization's onPremisesSyncEnabled is true (false or null: 0).",
+);
+pub static ENTRA_LAST_SYNC: MetricDef = gauge(
+    "writeback_entra_last_sync_timestamp_seconds",
+    ProbeName::EntraSync,
+    &[],
+    "The organization's onPremisesLastSyncDateTime, Unix seconds; absent when never synchronized.",
+);
+pub static ENTRA_LAST_PASSWORD_SYNC: MetricDef = gauge(
+    "writeback_entra_last_password_sync_timestamp_seconds",
+    ProbeName::EntraSync,
+    &[],
+    "The organization's onPremisesLastPasswordSyncDateTime, Unix seconds; absent when Graph does not report it.",
+);
+pub static ENTRA_PASSWORD_WRITEBACK_FEATURE_ENABLED: MetricDef = gauge(
+    "writeback_entra_password_writeback_feature_enabled",
+    ProbeName::EntraSync,
+    &[],
+    "features.passwordWritebackEnabled of beta directory/onPremisesSynchronization (informational: Microsoft documents it as not in use; never alert on it alone).",
+);
+pub static CONNECT_INFO: MetricDef = gauge(
+    "writeback_connect_info",
+    ProbeName::EntraSync,
+    &["server", "version"],
+    "1 for the Entra Connect server that last exported (currentExportData.clientMachineName, lower case) with its synchronizationClientVersion.",
+);
+pub static CONNECT_VERSION_SUPPORTED: MetricDef = gauge(
+    "writeback_connect_version_supported",
+    ProbeName::EntraSync,
+    &["server"],
+    "1 if the Entra Connect version is at least the configured min_connect_version (default 2.5.79.0), compared numerically.",
+);
+pub static ENTRA_API_PERMISSION_MISSING: MetricDef = gauge(
+    "writeback_entra_api_permission_missing",
+    ProbeName::EntraSync,
+    &["endpoint"],
+    "1 if Graph refused this endpoint with 403 (the app lacks its application permission or admin consent), so the metrics it feeds are absent; 0 when it answered.",
+);
+pub static ENTRA_SSPR_EVENTS_TOTAL: MetricDef = counter(
+    "writeback_entra_sspr_events_total",
+    ProbeName::EntraSspr,
+    &["activity", "result"],
+    "Self-service Password Management audit events seen since the exporter (re)loaded its configuration; activity is the snake_case of the documented activity name or other, result is success, failure, timeout or other.",
+);
+
 /// Every probe metric.
 pub static PROBE_METRICS: &[&MetricDef] = &[
     &AD_DC_UP,
@@ -205,4 +276,15 @@ pub static PROBE_METRICS: &[&MetricDef] = &[
     &AD_CONNECTOR_ACCOUNT_LOCKED,
     &AD_CONNECTOR_ACCOUNT_PASSWORD_LAST_SET,
     &AD_CONNECTOR_ACCOUNT_PASSWORD_EXPIRY,
+    // entra_*
+    &ENTRA_LICENSE_UNITS,
+    &ENTRA_LICENSE_SKU_WRITEBACK_CAPABLE,
+    &ENTRA_SYNC_ENABLED,
+    &ENTRA_LAST_SYNC,
+    &ENTRA_LAST_PASSWORD_SYNC,
+    &ENTRA_PASSWORD_WRITEBACK_FEATURE_ENABLED,
+    &CONNECT_INFO,
+    &CONNECT_VERSION_SUPPORTED,
+    &ENTRA_API_PERMISSION_MISSING,
+    &ENTRA_SSPR_EVENTS_TOTAL,
 ];

@@ -51,6 +51,8 @@ pub enum ProbeError {
     Timeout(Duration),
     #[error(transparent)]
     Ldap(#[from] crate::ad::LdapError),
+    #[error(transparent)]
+    Graph(#[from] crate::graph::GraphError),
     #[error("configuration: {0}")]
     Config(String),
     #[error("{0}")]
@@ -62,6 +64,7 @@ impl ProbeError {
         match self {
             ProbeError::Timeout(_) => Reason::Timeout,
             ProbeError::Ldap(e) => e.reason(),
+            ProbeError::Graph(e) => e.reason(),
             ProbeError::Config(_) => Reason::Config,
             ProbeError::Other(_) => Reason::Other,
         }

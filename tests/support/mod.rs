@@ -3,5 +3,6 @@
 
 pub mod directory;
 pub mod exporter;
+pub mod graph_fake;
 pub mod proxy;
 pub mod samba;
