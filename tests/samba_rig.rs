@@ -1,10 +1,14 @@
 //! Proves the Samba AD DC test rig (`tests/support/samba.rs`): LDAPS with the rig's CA, the monitoring account,
-//! rootDSE, `minPwdAge` and its change, stop/restart, two DCs at once, and no Samba left behind when the test
-//! process is killed. Needs root and Samba (`scripts/install-deps.sh`).
+//! rootDSE, `minPwdAge` and its change, stop/restart, two DCs at once, a second DC joined to the same domain
+//! (replication both ways, divergence while one is stopped, failover when the first stops), no Samba left behind when
+//! the test process is killed; and the fake DNS server (`tests/support/dns.rs`). Needs root and Samba
+//! (`scripts/install-deps.sh`).
 
 mod support;
 
+use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
+use std::net::{Ipv4Addr, SocketAddr};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
@@ -12,6 +16,7 @@ use std::time::{Duration, Instant};
 
 use ldap3::{Ldap, LdapConnAsync, LdapConnSettings, Scope, SearchEntry};
 use rustls::pki_types::{pem::PemObject, CertificateDer};
+use support::dns::{DnsBehavior, FakeDns, Record};
 use support::samba::{self, SambaDc};
 
 const LDAP_SERVER_SD_FLAGS_OID: &str = "1.2.840.113556.1.4.801";
@@ -248,4 +253,241 @@ fn samba_processes(conf: &str) -> usize {
 fn port_open(ip: &str, port: u16) -> bool {
     let addr = format!("{ip}:{port}").parse().unwrap();
     std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(300)).is_ok()
+}
+
+/// `dNSHostName` of every `server` object under `CN=Sites` that has an `nTDSDSA` child (i.e. is a DC), as seen by `dc`
+/// over LDAPS, keyed by the server's CN.
+async fn dcs_in_sites(dc: &SambaDc, ca_pem: &Path) -> BTreeMap<String, String> {
+    let mut conn = connect(&dc.ldaps_url(), ca_pem).await.expect("LDAPS connect");
+    conn.simple_bind(samba::MONITOR_UPN, samba::MONITOR_PASSWORD).await.unwrap().success().unwrap();
+    let sites = format!("CN=Sites,CN=Configuration,{}", samba::DOMAIN_DN);
+    let (servers, _) = conn
+        .search(&sites, Scope::Subtree, "(objectClass=server)", vec!["dNSHostName"])
+        .await
+        .unwrap()
+        .success()
+        .unwrap();
+    let (dsas, _) =
+        conn.search(&sites, Scope::Subtree, "(objectClass=nTDSDSA)", vec!["dn"]).await.unwrap().success().unwrap();
+    let dsa_parents: Vec<String> = dsas
+        .into_iter()
+        .map(|e| SearchEntry::construct(e).dn.split_once(',').map(|(_, parent)| parent.to_ascii_lowercase()).unwrap())
+        .collect();
+    let _ = conn.unbind().await;
+    servers
+        .into_iter()
+        .map(SearchEntry::construct)
+        .filter(|s| dsa_parents.contains(&s.dn.to_ascii_lowercase()))
+        .map(|s| {
+            let cn = s.dn.split(',').next().unwrap().trim_start_matches("CN=").to_string();
+            (cn, s.attrs.get("dNSHostName").and_then(|v| v.first()).cloned().unwrap_or_default())
+        })
+        .collect()
+}
+
+/// Number of objects with this sAMAccountName that `dc` returns over LDAPS (CA of the domain: `ca_pem`).
+async fn count_sam(dc: &SambaDc, ca_pem: &Path, sam: &str) -> usize {
+    let mut conn = connect(&dc.ldaps_url(), ca_pem).await.expect("LDAPS connect");
+    conn.simple_bind(samba::MONITOR_UPN, samba::MONITOR_PASSWORD).await.unwrap().success().unwrap();
+    let filter = format!("(sAMAccountName={sam})");
+    let (entries, _) =
+        conn.search(samba::DOMAIN_DN, Scope::Subtree, &filter, vec!["dn"]).await.unwrap().success().unwrap();
+    let _ = conn.unbind().await;
+    entries.len()
+}
+
+#[tokio::test]
+async fn second_dc_joins_replicates_and_serves_when_the_first_stops() {
+    let mut dc1 = start_dc();
+    let t = Instant::now();
+    let mut dc2 = SambaDc::join(&dc1).unwrap_or_else(|e| panic!("joining a second DC: {e}"));
+    eprintln!("dc2 joined and started on {} in {:?}: {:?}", dc2.ip(), t.elapsed(), dc2.timings());
+    assert_eq!(dc1.host_name(), samba::DC_HOST_NAME);
+    assert_eq!(dc2.host_name(), "dc2.corp.example.test");
+    assert_eq!(dc2.netbios_name(), "DC2");
+    assert_ne!(dc1.ip(), dc2.ip());
+    // One CA for the domain: the primary's CA file verifies both DCs (SAN: host name + IP).
+    assert_eq!(dc1.ca_der(), dc2.ca_der());
+    let ca = dc1.ca_pem_path().to_path_buf();
+
+    // Both DCs list both as servers with an nTDSDSA child.
+    let expected: BTreeMap<String, String> = [("DC1", "dc1.corp.example.test"), ("DC2", "dc2.corp.example.test")]
+        .into_iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect();
+    for dc in [&dc1, &dc2] {
+        assert_eq!(dcs_in_sites(dc, &ca).await, expected, "DCs seen by {}", dc.host_name());
+    }
+    // The monitoring account (from the template) was replicated to the new DC.
+    assert_eq!(count_sam(&dc2, &ca, samba::MONITOR_USER).await, 1);
+
+    // dc1 -> dc2 and dc2 -> dc1, forced.
+    dc1.create_user("made-on-dc1", "Made-On-Dc1-Passw0rd!").unwrap();
+    let t = Instant::now();
+    dc2.replicate_from(&dc1).unwrap();
+    eprintln!("replicate dc1 -> dc2 took {:?}", t.elapsed());
+    assert_eq!(count_sam(&dc2, &ca, "made-on-dc1").await, 1);
+    dc2.create_user("made-on-dc2", "Made-On-Dc2-Passw0rd!").unwrap();
+    let t = Instant::now();
+    dc1.replicate_from(&dc2).unwrap();
+    eprintln!("replicate dc2 -> dc1 took {:?}", t.elapsed());
+    assert_eq!(count_sam(&dc1, &ca, "made-on-dc2").await, 1);
+
+    // A change while dc2 is stopped: a real divergence (read from dc2's database while it is down) until replicated.
+    dc2.stop();
+    dc1.create_user("while-dc2-down", "While-Dc2-Down-Passw0rd!").unwrap();
+    let err = dc2.samba_tool(&["user", "show", "while-dc2-down"]).expect_err("dc2 must not have the new user yet");
+    assert!(err.message().contains("while-dc2-down"), "{err}");
+    let t = Instant::now();
+    dc2.restart().unwrap();
+    eprintln!("dc2 restart took {:?}", t.elapsed());
+    dc2.replicate_from(&dc1).unwrap();
+    assert_eq!(count_sam(&dc2, &ca, "while-dc2-down").await, 1);
+
+    // The first DC stops: the second still answers (binds, searches), replication from the first fails quickly.
+    dc1.stop();
+    assert!(connect(&dc1.ldaps_url(), &ca).await.is_err(), "dc1 must refuse after stop");
+    let t = Instant::now();
+    let mut conn = bind(&dc2, samba::MONITOR_UPN, samba::MONITOR_PASSWORD).await;
+    assert_eq!(read_attr(&mut conn, "", "dnsHostName").await, vec!["dc2.corp.example.test".to_string()]);
+    assert_eq!(count_sam(&dc2, &ca, "made-on-dc1").await, 1);
+    eprintln!("dc2 answered in {:?} with dc1 stopped", t.elapsed());
+    let t = Instant::now();
+    assert!(dc2.replicate_from(&dc1).is_err(), "replicating from a stopped DC must fail");
+    eprintln!("replicate from stopped dc1 failed after {:?}", t.elapsed());
+    // dc2 stays responsive afterwards (it never waits on a KDC inside its own process).
+    assert_eq!(count_sam(&dc2, &ca, "made-on-dc2").await, 1);
+
+    // And the first comes back.
+    dc1.restart().unwrap();
+    assert_eq!(count_sam(&dc1, &ca, "while-dc2-down").await, 1);
+    let t = Instant::now();
+    drop(dc2);
+    drop(dc1);
+    eprintln!("dropping both took {:?}", t.elapsed());
+}
+
+fn dns_query(
+    server: SocketAddr,
+    name: &str,
+    qtype: hickory_proto::rr::RecordType,
+    tcp: bool,
+) -> hickory_proto::op::Message {
+    use hickory_proto::op::{Message, Query};
+    use hickory_proto::rr::Name;
+    use std::io::{Read, Write};
+    let mut msg = Message::query();
+    msg.metadata.recursion_desired = true;
+    msg.add_query(Query::query(Name::from_ascii(name).unwrap(), qtype));
+    let bytes = msg.to_vec().unwrap();
+    let answer = if tcp {
+        let mut s = std::net::TcpStream::connect_timeout(&server, Duration::from_secs(2)).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+        s.write_all(&(bytes.len() as u16).to_be_bytes()).unwrap();
+        s.write_all(&bytes).unwrap();
+        let mut len = [0u8; 2];
+        s.read_exact(&mut len).unwrap();
+        let mut buf = vec![0u8; usize::from(u16::from_be_bytes(len))];
+        s.read_exact(&mut buf).unwrap();
+        buf
+    } else {
+        let s = std::net::UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+        s.send_to(&bytes, server).unwrap();
+        let mut buf = vec![0u8; 4096];
+        let (len, _) = s.recv_from(&mut buf).expect("DNS answer");
+        buf.truncate(len);
+        buf
+    };
+    let reply = Message::from_vec(&answer).unwrap();
+    assert_eq!(reply.metadata.id, msg.metadata.id);
+    reply
+}
+
+#[tokio::test]
+async fn fake_dns_answers_a_and_srv_and_changes_at_runtime() {
+    use hickory_proto::op::ResponseCode;
+    use hickory_proto::rr::{RData, RecordType};
+    const SRV: &str = "_ldap._tcp.dc._msdcs.corp.example.test";
+    let dns = FakeDns::start(vec![
+        Record::srv(SRV, 0, 100, 636, "dc1.corp.example.test"),
+        Record::srv(SRV, 10, 50, 389, "dc2.corp.example.test."),
+        Record::a("dc1.corp.example.test", Ipv4Addr::new(127, 0, 0, 10)),
+        Record::a("DC2.corp.example.test.", Ipv4Addr::new(127, 0, 0, 11)),
+    ]);
+    assert!(dns.addr.ip().is_loopback());
+
+    let srv_targets = |m: &hickory_proto::op::Message| -> Vec<(u16, u16, u16, String)> {
+        let mut v: Vec<_> = m
+            .answers
+            .iter()
+            .filter_map(|r| match &r.data {
+                RData::SRV(s) => Some((s.priority, s.weight, s.port, s.target.to_ascii())),
+                _ => None,
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    let reply = dns_query(dns.addr, &format!("{SRV}."), RecordType::SRV, false);
+    assert_eq!(reply.metadata.response_code, ResponseCode::NoError);
+    assert_eq!(
+        srv_targets(&reply),
+        vec![(0, 100, 636, "dc1.corp.example.test.".to_string()), (10, 50, 389, "dc2.corp.example.test.".to_string())]
+    );
+    // A, case-insensitive.
+    let reply = dns_query(dns.addr, "Dc2.Corp.Example.Test.", RecordType::A, false);
+    let ips: Vec<_> =
+        reply.answers.iter().filter_map(|r| if let RData::A(a) = &r.data { Some(a.0) } else { None }).collect();
+    assert_eq!(ips, vec![Ipv4Addr::new(127, 0, 0, 11)]);
+    // Unknown name: NXDOMAIN; known name, other type: NODATA.
+    assert_eq!(
+        dns_query(dns.addr, "dc9.corp.example.test.", RecordType::A, false).metadata.response_code,
+        ResponseCode::NXDomain
+    );
+    let nodata = dns_query(dns.addr, "dc1.corp.example.test.", RecordType::AAAA, false);
+    assert_eq!((nodata.metadata.response_code, nodata.answers.len()), (ResponseCode::NoError, 0));
+    // TCP on the same port.
+    if dns.serves_tcp() {
+        assert_eq!(srv_targets(&dns_query(dns.addr, &format!("{SRV}."), RecordType::SRV, true)).len(), 2);
+    }
+
+    // The exporter's own resolver (hickory-resolver via `Dns`) discovers both DCs and resolves their names here.
+    let resolver = writeback_exporter::ad::discovery::Dns::new(&[dns.addr]).unwrap();
+    let mut found = resolver.srv_dcs("corp.example.test", Duration::from_secs(5)).await.unwrap();
+    found.sort_by(|a, b| a.host.cmp(&b.host));
+    let hosts: Vec<_> = found.iter().map(|t| (t.host.as_str(), t.port)).collect();
+    assert_eq!(hosts, vec![("dc1.corp.example.test", 636), ("dc2.corp.example.test", 389)]);
+    let ips = resolver.resolve("dc1.corp.example.test", Duration::from_secs(5)).await.unwrap();
+    assert_eq!(ips, vec![std::net::IpAddr::V4(Ipv4Addr::new(127, 0, 0, 10))]);
+    assert!(dns.queries_for(SRV, "SRV") >= 2, "{:?}", dns.query_log());
+
+    // Remove a DC at runtime.
+    dns.remove_name("dc2.corp.example.test");
+    assert_eq!(srv_targets(&dns_query(dns.addr, &format!("{SRV}."), RecordType::SRV, false)).len(), 1);
+    assert_eq!(
+        dns_query(dns.addr, "dc2.corp.example.test.", RecordType::A, false).metadata.response_code,
+        ResponseCode::NXDomain
+    );
+    let found = resolver.srv_dcs("corp.example.test", Duration::from_secs(5)).await.unwrap();
+    assert_eq!(found.len(), 1, "TTL 0: the resolver must not serve the old answer from its cache");
+
+    // Failure modes.
+    dns.set_behavior(DnsBehavior::ServFail);
+    assert_eq!(
+        dns_query(dns.addr, &format!("{SRV}."), RecordType::SRV, false).metadata.response_code,
+        ResponseCode::ServFail
+    );
+    dns.set_behavior(DnsBehavior::Ignore);
+    assert!(resolver.srv_dcs("corp.example.test", Duration::from_secs(1)).await.is_err());
+    dns.set_behavior(DnsBehavior::Answer);
+
+    let before = dns.queries();
+    assert!(before >= 10, "{before} queries: {:?}", dns.query_log());
+    dns.set_records(vec![]);
+    assert_eq!(
+        dns_query(dns.addr, &format!("{SRV}."), RecordType::SRV, false).metadata.response_code,
+        ResponseCode::NXDomain
+    );
+    assert_eq!(dns.queries(), before + 1);
 }

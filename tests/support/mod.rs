@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod directory;
+pub mod dns;
 pub mod exporter;
 pub mod graph_fake;
 pub mod proxy;

@@ -24,6 +24,29 @@
 //!   of their own) found by their `--configfile`.
 //! * Instance directories are named `127.0.0.N-xxxx`; whoever takes the lock of `127.0.0.N` deletes stale directories
 //!   of that address left behind by killed processes.
+//! * Second DC of a domain ([`SambaDc::join`]): `samba-tool domain join` against the primary (plain LDAP with NTLM
+//!   sign/seal and DRSUAPI; no LDAPS involved), then the same instance layout, a server certificate signed by the
+//!   primary's CA, and the same mount namespace. What makes DC-to-DC replication work without DNS:
+//!   - Name resolution: every DC of the domain bind-mounts its own `etc/hosts` over `/etc/hosts` inside its mount
+//!     namespace. The rig writes the same content into all of them (rewritten in place on join/stop/start/drop):
+//!     `dcN.corp.example.test` and `<NTDS GUID>._msdcs.corp.example.test` (the name drepl connects to) per DC.
+//!   - Kerberos: DRS binds need a ticket, and a `-M single` Samba that asks a KDC blocks its whole process until the
+//!     answer comes (a nested event loop): asking its own KDC deadlocks for about a minute, and two such DCs asking
+//!     each other at the same moment do too. So joined DCs run `-M standard` (every task, the KDC too, in a process
+//!     of its own: about 10 processes instead of 1) and are their own KDC; the `-M single` DC from [`SambaDc::start`]
+//!     uses a running joined DC's KDC. Each DC's `etc/krb5.conf` (read by Samba's own krb5 contexts, and through
+//!     `KRB5_CONFIG` by the GSSAPI ones) names the KDC `kdc-for-dcN.rig.invalid`, which the hosts file points at the
+//!     chosen DC (127.0.0.1 while there is none: refused at once). The template's DC1 never ran the `dnsupdate`
+//!     service (`samba_spnupdate`), so its DRS SPNs (`E3514235-4B06-11D1-AB04-00C04FC2DCD2/<NTDS GUID>/<domain>`,
+//!     ...) are added before the first join; after a join the rig runs the existing DC's KCC (`samba-tool drs kcc`)
+//!     so that it pulls from the new DC at once rather than after its next KCC run (up to 5 min).
+//!   - `samba-tool` over the network (join, `drs replicate`, `drs kcc`) runs with `--workgroup=CORP` and
+//!     `--use-kerberos=off`: NTLM, checked by the DC itself (with the default `WORKGROUP` the DC hands the logon to its
+//!     winbindd, which fails while it is still starting up).
+//!
+//!   Samba replicates on its own: a change is pulled by the partners within about 5-10 s (drepl notify), a started DC
+//!   pulls from its partners 15 s after start-up and then every 300 s. A change made while the partner is stopped gives
+//!   a real divergence until then; [`SambaDc::replicate_from`] converges at once.
 //!
 //! Needs root (ports 88, 389, 445, 636) and the Debian packages installed by `scripts/install-deps.sh`.
 
@@ -35,7 +58,7 @@ use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 /// Kerberos realm of the test domain.
@@ -46,7 +69,8 @@ pub const DNS_DOMAIN: &str = "corp.example.test";
 pub const NETBIOS_DOMAIN: &str = "CORP";
 /// Distinguished name of the domain root.
 pub const DOMAIN_DN: &str = "DC=corp,DC=example,DC=test";
-/// Host name of every rig DC (each on its own IP); also in the server certificate's SAN.
+/// Host name of the DC that [`SambaDc::start`] starts (each such domain copy runs on its own IP); also in the server
+/// certificate's SAN. DCs joined to it are `dc2.corp.example.test`, `dc3...` ([`SambaDc::host_name`]).
 pub const DC_HOST_NAME: &str = "dc1.corp.example.test";
 /// Built-in domain administrator.
 pub const ADMIN_USER: &str = "Administrator";
@@ -73,6 +97,13 @@ const LAST_OCTET: u8 = 250;
 /// TCP ports Samba binds on the instance address; all must be free before an address is used.
 const SAMBA_TCP_PORTS: [u16; 9] = [88, 135, 139, 389, 445, 464, 636, 3268, 3269];
 const READY_TIMEOUT: Duration = Duration::from_secs(60);
+/// `samba-tool domain join` takes 3-11 s here (more on a loaded machine).
+const JOIN_TIMEOUT: Duration = Duration::from_secs(300);
+const REPLICATE_TIMEOUT: Duration = Duration::from_secs(120);
+/// Service class of the DRS replication SPN (`<class>/<NTDS GUID>/<domain>`).
+const DRS_SPN_CLASS: &str = "E3514235-4B06-11D1-AB04-00C04FC2DCD2";
+/// Partition DN of the configuration naming context.
+const CONFIG_DN: &str = "CN=Configuration,DC=corp,DC=example,DC=test";
 const PROBE_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// Error of a rig operation: a message with context (and the tail of Samba's log where useful).
@@ -110,9 +141,11 @@ impl<T, E: fmt::Display> Ctx<T> for Result<T, E> {
 /// Where the time of [`SambaDc::start`] (or the last [`SambaDc::restart`]) went.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct StartTimings {
-    /// Waiting for / provisioning the cached template (about 0 when it already exists).
+    /// Waiting for / provisioning the cached template (about 0 when it already exists; 0 for joined DCs).
     pub template: Duration,
-    /// Reserving the address, copying the template, certificates and smb.conf.
+    /// `samba-tool domain join` (joined DCs only).
+    pub join: Duration,
+    /// Reserving the address, copying the template (primary), certificates, smb.conf, krb5.conf, hosts and SPNs.
     pub prepare: Duration,
     /// From spawning `samba` until LDAPS answers a simple bind and SMB accepts connections.
     pub ready: Duration,
@@ -122,12 +155,22 @@ pub struct StartTimings {
 /// address and deletes the instance directory.
 pub struct SambaDc {
     ip: Ipv4Addr,
+    /// `DC1`, `DC2`, ...
+    netbios: String,
+    /// `dc1.corp.example.test`, ...
+    host_name: String,
     child: Option<Child>,
     conf: PathBuf,
     ca_pem: PathBuf,
     ca_der: Vec<u8>,
     private_run_samba: bool,
+    /// `single` for DCs from [`Self::start`], `standard` for joined DCs (see the module docs).
+    process_model: &'static str,
     timings: StartTimings,
+    /// The domain's CA (of the primary): signs the server certificates of joined DCs.
+    ca: Arc<RigCa>,
+    /// Membership shared by the primary and the DCs joined to it (hosts files, KDC aliases).
+    domain: Arc<Domain>,
     // Field order matters for Drop: the directory goes before the address is released.
     dir: tempfile::TempDir,
     _ip_lock: File,
@@ -156,24 +199,217 @@ impl SambaDc {
         for sub in ["cache", "run", "log", "tls"] {
             mkdir_0755(&dir.path().join(sub))?;
         }
-        let (ca_pem, ca_der) = write_tls(&dir.path().join("tls"), ip)?;
+        let ca = Arc::new(RigCa::generate(&format!("writeback-exporter test CA {ip}"))?);
+        let (ca_pem, ca_der) = write_tls(&dir.path().join("tls"), ip, DC_HOST_NAME, &ca)?;
         let private_run_samba = private_run_samba_available();
-        let conf = write_smb_conf(dir.path(), ip, private_run_samba)?;
+        let netbios = "DC1".to_string();
+        let conf = write_smb_conf(dir.path(), ip, &netbios, private_run_samba)?;
+        write_krb5_conf(dir.path(), &netbios)?;
+        let domain =
+            Arc::new(Domain { state: Mutex::new(DomainState { next_index: 2, primary_spns: false, members: vec![] }) });
+        {
+            let mut st = domain.lock();
+            st.members.push(Member {
+                netbios: netbios.clone(),
+                host_name: DC_HOST_NAME.to_string(),
+                ip,
+                ntds_guid: None,
+                hosts_file: hosts_path(dir.path()),
+                running: false,
+                separate_kdc: false,
+            });
+            st.write_hosts()?;
+        }
         let prepare_time = t1.elapsed();
 
         let mut dc = SambaDc {
             ip,
+            netbios,
+            host_name: DC_HOST_NAME.to_string(),
             child: None,
             conf,
             ca_pem,
             ca_der,
             private_run_samba,
-            timings: StartTimings { template: template_time, prepare: prepare_time, ready: Duration::ZERO },
+            process_model: "single",
+            timings: StartTimings { template: template_time, prepare: prepare_time, ..StartTimings::default() },
+            ca,
+            domain,
             dir,
             _ip_lock: ip_lock,
         };
         dc.spawn_and_wait()?;
         Ok(dc)
+    }
+
+    /// Joins another DC (`dc2`, then `dc3`, ...) to the domain of `primary` (any running DC of it) and starts it on a
+    /// new loopback address: `samba-tool domain join ... DC --server=<primary IP>` (about 3-11 s), its own instance
+    /// directory, smb.conf and private mount namespace, and a server certificate with SAN `dcN.corp.example.test` +
+    /// its IP signed by the primary's CA (so [`Self::ca_pem_path`] of either DC trusts both). Waits until its LDAPS
+    /// answers a simple bind. The new DC appears to all DCs as a `server` object under `CN=Sites` with its
+    /// `dNSHostName` and an `nTDSDSA` child, and replicates with them (see the module docs).
+    ///
+    /// Needs the private mount namespace ([`Self::smb_auth_available`]): replication depends on the per-DC hosts file.
+    /// Dropping a joined DC stops it but leaves its objects in the directory (no demotion); the other DCs then fail to
+    /// replicate from it, quickly (its names no longer resolve).
+    pub fn join(primary: &SambaDc) -> Result<SambaDc, RigError> {
+        if !primary.private_run_samba {
+            return Err(RigError::new(
+                "joining a second DC needs a private mount namespace per DC (root with CAP_SYS_ADMIN and unshare): \
+                 replication resolves the DCs through a bind-mounted /etc/hosts",
+            ));
+        }
+        let t1 = Instant::now();
+        // Joins of one domain run one at a time (they add objects to the same directory and rewrite the hosts files).
+        let mut st = primary.domain.lock();
+        let index = st.next_index;
+        st.next_index += 1;
+        let netbios = format!("DC{index}");
+        let host_name = format!("dc{index}.{DNS_DOMAIN}");
+
+        let (ip, ip_lock) = reserve_ip()?;
+        let instances = rig_root()?.join("instances");
+        mkdir_0755(&instances)?;
+        let dir = tempfile::Builder::new()
+            .prefix(&format!("{ip}-"))
+            .tempdir_in(&instances)
+            .ctx(|| format!("creating instance directory in {}", instances.display()))?;
+        set_mode(dir.path(), 0o755)?;
+        let d = dir.path().to_str().ok_or_else(|| RigError::new("non-UTF-8 instance path"))?;
+        for sub in ["cache", "run", "log", "tls"] {
+            mkdir_0755(&dir.path().join(sub))?;
+        }
+
+        if !st.primary_spns {
+            // The template's DC1 lacks its replication SPNs (they come from samba_spnupdate, which the rig disables):
+            // without them no KDC issues tickets for DRS binds to DC1 ("Server not found in Kerberos database").
+            // Added before the join, so that the new DC (its own KDC) has them too.
+            let first = &st.members[0];
+            let first_dir = first.hosts_file.parent().and_then(Path::parent).map(Path::to_path_buf);
+            let first_dir = first_dir.ok_or_else(|| RigError::new("primary instance directory"))?;
+            let guids = ntds_guids(&first_dir.join("private").join("sam.ldb"))?;
+            let first_guid = guids
+                .iter()
+                .find(|(n, _)| n.eq_ignore_ascii_case(&first.netbios))
+                .map(|(_, g)| g.clone())
+                .ok_or_else(|| RigError(format!("no nTDSDSA object of {} (found {guids:?})", first.netbios)))?;
+            add_drs_spns(&first_dir, &first.netbios, &first.host_name, &first_guid)?;
+            st.primary_spns = true;
+        }
+
+        let t_join = Instant::now();
+        let join_cmd = || {
+            let mut cmd = samba_tool_as_admin(&["domain", "join", DNS_DOMAIN, "DC"]);
+            cmd.arg(format!("--targetdir={d}"))
+                .arg(format!("--server={}", primary.ip))
+                .arg("--dns-backend=NONE")
+                .arg(format!("--option=interfaces={ip}/8"))
+                .arg("--option=bind interfaces only=yes")
+                .arg(format!("--option=netbios name={netbios}"));
+            cmd
+        };
+        let what = format!("samba-tool domain join as {netbios} via {}", primary.ip);
+        let join_log = dir.path().join("log").join("join.out");
+        if let Err(first) = run_bounded(&mut join_cmd(), JOIN_TIMEOUT, &join_log, &what) {
+            // Once more on a loaded machine (the join removes what a failed attempt left in the directory).
+            eprintln!("samba rig: {first}\nsamba rig: retrying the join once");
+            for sub in ["etc", "private", "state", "bind-dns"] {
+                let _ = fs::remove_dir_all(dir.path().join(sub));
+            }
+            std::thread::sleep(Duration::from_secs(2));
+            run_bounded(&mut join_cmd(), JOIN_TIMEOUT, &join_log, &what)
+                .map_err(|second| RigError(format!("{second}\n(first attempt: {first})")))?;
+        }
+        let join_time = t_join.elapsed();
+
+        let (ca_pem, ca_der) = write_tls(&dir.path().join("tls"), ip, &host_name, &primary.ca)?;
+        let conf = write_smb_conf(dir.path(), ip, &netbios, true)?;
+        write_krb5_conf(dir.path(), &netbios)?;
+
+        // NTDS GUIDs of all DCs (the new one has the whole configuration partition now).
+        let guids = ntds_guids(&dir.path().join("private").join("sam.ldb"))?;
+        for m in st.members.iter_mut() {
+            if m.ntds_guid.is_none() {
+                m.ntds_guid = guids.iter().find(|(n, _)| n.eq_ignore_ascii_case(&m.netbios)).map(|(_, g)| g.clone());
+            }
+        }
+        let guid = guids
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(&netbios))
+            .map(|(_, g)| g.clone())
+            .ok_or_else(|| RigError(format!("no nTDSDSA object of {netbios} after the join (found {guids:?})")))?;
+        st.members.push(Member {
+            netbios: netbios.clone(),
+            host_name: host_name.clone(),
+            ip,
+            ntds_guid: Some(guid),
+            hosts_file: hosts_path(dir.path()),
+            running: false,
+            separate_kdc: true,
+        });
+        st.write_hosts()?;
+        drop(st);
+        let prepare_time = t1.elapsed().saturating_sub(join_time);
+
+        let mut dc = SambaDc {
+            ip,
+            netbios,
+            host_name,
+            child: None,
+            conf,
+            ca_pem,
+            ca_der,
+            private_run_samba: true,
+            process_model: "standard",
+            timings: StartTimings { join: join_time, prepare: prepare_time, ..StartTimings::default() },
+            ca: primary.ca.clone(),
+            domain: primary.domain.clone(),
+            dir,
+            _ip_lock: ip_lock,
+        };
+        dc.spawn_and_wait()?;
+
+        // The new DC pulls from the DC it joined through (the join set that up); for the way back, the existing DC
+        // needs a connection object and repsFrom, which its KCC would only create at its next run (up to 5 min):
+        // run it now, so that changes on the new DC reach it on their own too.
+        let t_kcc = Instant::now();
+        let mut cmd = samba_tool_as_admin(&["drs", "kcc", &primary.ip.to_string()]);
+        let log = dc.dir.path().join("log").join("kcc.out");
+        run_bounded(&mut cmd, REPLICATE_TIMEOUT, &log, &format!("samba-tool drs kcc {}", primary.ip))?;
+        dc.timings.prepare += t_kcc.elapsed();
+        Ok(dc)
+    }
+
+    /// `dc1.corp.example.test` for a DC from [`Self::start`], `dc2.corp.example.test`, ... for joined DCs: its
+    /// `dNSHostName` and the DNS SAN of its certificate.
+    pub fn host_name(&self) -> &str {
+        &self.host_name
+    }
+
+    /// `DC1`, `DC2`, ...: the NetBIOS name, also the CN of its `server` and computer objects.
+    pub fn netbios_name(&self) -> &str {
+        &self.netbios
+    }
+
+    /// Forces inbound replication of the domain partition from `source` into this DC: `samba-tool drs replicate
+    /// <this IP> <source> DC=corp,...` (DsReplicaSync, which returns once this DC has pulled the changes). Both must run
+    /// and belong to the same domain; bounded (120 s). Takes about a second.
+    pub fn replicate_from(&self, source: &SambaDc) -> Result<(), RigError> {
+        self.replicate_nc_from(source, DOMAIN_DN)
+    }
+
+    /// Like [`Self::replicate_from`] for another naming context (e.g. `CN=Configuration,DC=corp,DC=example,DC=test`).
+    pub fn replicate_nc_from(&self, source: &SambaDc, nc: &str) -> Result<(), RigError> {
+        if !Arc::ptr_eq(&self.domain, &source.domain) {
+            return Err(RigError(format!(
+                "{} ({}) and {} ({}) are not DCs of the same rig domain",
+                self.host_name, self.ip, source.host_name, source.ip
+            )));
+        }
+        let mut cmd = samba_tool_as_admin(&["drs", "replicate", &self.ip.to_string(), &source.netbios, nc]);
+        let log = self.dir.path().join("log").join("replicate.out");
+        let what = format!("samba-tool drs replicate {} <- {} {nc}", self.netbios, source.netbios);
+        run_bounded(&mut cmd, REPLICATE_TIMEOUT, &log, &what).map(|_| ())
     }
 
     /// The loopback address this DC listens on.
@@ -245,6 +481,8 @@ impl SambaDc {
     /// Stops Samba and all its processes, then waits (bounded) until port 636 refuses connections. Idempotent.
     pub fn stop(&mut self) {
         let Some(mut child) = self.child.take() else { return };
+        // First, so that the other DCs stop using this one as their KDC.
+        self.domain.set_running(&self.netbios, false);
         let pgid = child.id();
         // EOF on stdin: Samba SIGTERMs its process group and exits; smbd/winbindd follow their parent.
         drop(child.stdin.take());
@@ -315,8 +553,11 @@ impl SambaDc {
             Command::new(find_tool("samba"))
         };
         let child = cmd
-            .args(["-i", "-M", "single", "-s"])
+            .args(["-i", "-M", self.process_model, "-s"])
             .arg(&self.conf)
+            // Samba's own krb5 contexts read <dir of smb.conf>/krb5.conf; the GSSAPI ones only KRB5_CONFIG.
+            .env("KRB5_CONFIG", krb5_conf_path(self.dir.path()))
+            .env("RIG_HOSTS_FILE", hosts_path(self.dir.path()))
             // The only write end of this pipe stays in this process (std pipes are CLOEXEC): when the process ends,
             // however it ends, Samba reads EOF and shuts its whole tree down.
             .stdin(Stdio::piped())
@@ -329,6 +570,7 @@ impl SambaDc {
         match self.wait_ready(&log_path) {
             Ok(()) => {
                 self.timings.ready = t.elapsed();
+                self.domain.set_running(&self.netbios, true);
                 Ok(())
             }
             Err(e) => {
@@ -372,7 +614,212 @@ impl SambaDc {
 impl Drop for SambaDc {
     fn drop(&mut self) {
         self.stop();
+        self.domain.leave(&self.netbios);
         // Then `dir` is removed and the address lock released (field order).
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Domain: the DCs of one domain copy (a primary and the DCs joined to it)
+
+/// The CA of a rig domain (generated by [`SambaDc::start`], shared with joined DCs).
+struct RigCa {
+    issuer: rcgen::Issuer<'static, rcgen::KeyPair>,
+    pem: String,
+    der: Vec<u8>,
+}
+
+impl RigCa {
+    fn generate(cn: &str) -> Result<RigCa, RigError> {
+        let (params, key) = ca_params(cn)?;
+        let cert = params.self_signed(&key).ctx(|| "signing CA".into())?;
+        Ok(RigCa { pem: cert.pem(), der: cert.der().to_vec(), issuer: rcgen::Issuer::new(params, key) })
+    }
+}
+
+struct Domain {
+    state: Mutex<DomainState>,
+}
+
+struct DomainState {
+    /// N of the next joined DC's name (`DCN`); never reused (a dropped DC's objects stay in the directory).
+    next_index: u32,
+    /// Whether the replication SPNs of the first DC were added.
+    primary_spns: bool,
+    members: Vec<Member>,
+}
+
+struct Member {
+    netbios: String,
+    host_name: String,
+    ip: Ipv4Addr,
+    /// objectGUID of its `CN=NTDS Settings` (known after the first join).
+    ntds_guid: Option<String>,
+    /// `<instance>/etc/hosts`, bind-mounted over `/etc/hosts` in its mount namespace.
+    hosts_file: PathBuf,
+    running: bool,
+    /// Runs with `-M standard`: its KDC is a process of its own, so it can be its own KDC and never blocks others.
+    separate_kdc: bool,
+}
+
+impl Domain {
+    fn lock(&self) -> MutexGuard<'_, DomainState> {
+        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn set_running(&self, netbios: &str, running: bool) {
+        let mut st = self.lock();
+        if let Some(m) = st.members.iter_mut().find(|m| m.netbios == netbios) {
+            if m.running != running {
+                m.running = running;
+                let _ = st.write_hosts();
+            }
+        }
+    }
+
+    fn leave(&self, netbios: &str) {
+        let mut st = self.lock();
+        st.members.retain(|m| m.netbios != netbios);
+        let _ = st.write_hosts();
+    }
+}
+
+impl DomainState {
+    /// The KDC a DC uses (see the module docs): a joined DC (`-M standard`) its own; the `-M single` DC never its
+    /// own but a running joined DC, else any other running DC, else any other DC, else 127.0.0.1 (nothing listens
+    /// there: refused at once).
+    fn kdc_for(&self, netbios: &str) -> Ipv4Addr {
+        if let Some(me) = self.members.iter().find(|m| m.netbios == netbios && m.separate_kdc) {
+            return me.ip;
+        }
+        let others = || self.members.iter().filter(|m| m.netbios != netbios);
+        others()
+            .find(|m| m.running && m.separate_kdc)
+            .or_else(|| others().find(|m| m.running))
+            .or_else(|| others().next())
+            .map_or(Ipv4Addr::LOCALHOST, |m| m.ip)
+    }
+
+    fn hosts_content(&self) -> String {
+        let mut out = String::from(
+            "# Generated by tests/support/samba.rs: name resolution inside the mount namespaces of this rig domain\n\
+             127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n",
+        );
+        for m in &self.members {
+            let short = m.netbios.to_ascii_lowercase();
+            out.push_str(&format!("{}\t{} {short}", m.ip, m.host_name));
+            if let Some(guid) = &m.ntds_guid {
+                out.push_str(&format!(" {guid}._msdcs.{DNS_DOMAIN}"));
+            }
+            out.push('\n');
+        }
+        for m in &self.members {
+            out.push_str(&format!("{}\t{}\n", self.kdc_for(&m.netbios), kdc_alias(&m.netbios)));
+        }
+        out
+    }
+
+    /// Rewrites every member's hosts file in place (a bind mount pins the inode: no rename).
+    fn write_hosts(&self) -> Result<(), RigError> {
+        let content = self.hosts_content();
+        for m in &self.members {
+            write_file(&m.hosts_file, content.as_bytes(), 0o644)?;
+        }
+        Ok(())
+    }
+}
+
+fn hosts_path(dir: &Path) -> PathBuf {
+    dir.join("etc").join("hosts")
+}
+
+fn krb5_conf_path(dir: &Path) -> PathBuf {
+    dir.join("etc").join("krb5.conf")
+}
+
+/// Host name under which a DC finds its KDC (see [`DomainState::kdc_for`]).
+fn kdc_alias(netbios: &str) -> String {
+    format!("kdc-for-{}.rig.invalid", netbios.to_ascii_lowercase())
+}
+
+/// `<dir>/etc/krb5.conf`: the realm's KDC is [`kdc_alias`] (resolved through the DC's hosts file), for both spellings
+/// of the realm (drepl asks for `...@corp.example.test`), no DNS lookups.
+fn write_krb5_conf(dir: &Path, netbios: &str) -> Result<(), RigError> {
+    let kdc = kdc_alias(netbios);
+    let lower = REALM.to_ascii_lowercase();
+    let conf = format!(
+        "# Generated by tests/support/samba.rs\n\
+[libdefaults]\n\
+\tdefault_realm = {REALM}\n\
+\tdns_lookup_realm = false\n\
+\tdns_lookup_kdc = false\n\
+\n\
+[realms]\n\
+\t{REALM} = {{\n\t\tkdc = {kdc}\n\t}}\n\
+\t{lower} = {{\n\t\tkdc = {kdc}\n\t}}\n\
+\n\
+[domain_realm]\n\
+\t.{DNS_DOMAIN} = {REALM}\n\
+\t{DNS_DOMAIN} = {REALM}\n"
+    );
+    write_file(&krb5_conf_path(dir), conf.as_bytes(), 0o644)
+}
+
+/// (NetBIOS name of the server, objectGUID of its `NTDS Settings`) for every DC in the configuration partition of
+/// the database at `sam` (read with `ldbsearch`, which loads Samba's modules and prints GUIDs as text).
+fn ntds_guids(sam: &Path) -> Result<Vec<(String, String)>, RigError> {
+    let out = run(
+        Command::new(find_tool("ldbsearch"))
+            .arg("-H")
+            .arg(sam)
+            .arg("-b")
+            .arg(format!("CN=Sites,{CONFIG_DN}"))
+            .arg("(objectClass=nTDSDSA)")
+            .arg("objectGUID"),
+        "ldbsearch for nTDSDSA objects",
+    )?;
+    // Unfold LDIF continuation lines first.
+    let mut lines: Vec<String> = Vec::new();
+    for line in out.lines() {
+        match line.strip_prefix(' ') {
+            Some(rest) if !lines.is_empty() => lines.last_mut().unwrap().push_str(rest),
+            _ => lines.push(line.to_string()),
+        }
+    }
+    let mut found = Vec::new();
+    let mut server = None;
+    for line in &lines {
+        if let Some(dn) = line.strip_prefix("dn: ") {
+            // CN=NTDS Settings,CN=DC2,CN=Servers,...
+            server = dn.split(',').nth(1).and_then(|rdn| rdn.strip_prefix("CN=")).map(str::to_string);
+        } else if let Some(guid) = line.strip_prefix("objectGUID: ") {
+            if let Some(server) = server.take() {
+                found.push((server, guid.trim().to_string()));
+            }
+        }
+    }
+    Ok(found)
+}
+
+/// Adds the SPNs that other DCs use for DRS binds to the computer object of `netbios` in the database of the
+/// instance `dir` (directly in its sam.ldb, like `samba-tool -H`; the change replicates like any other).
+fn add_drs_spns(dir: &Path, netbios: &str, host_name: &str, guid: &str) -> Result<(), RigError> {
+    let ldif = format!(
+        "dn: CN={netbios},OU=Domain Controllers,{DOMAIN_DN}\n\
+changetype: modify\n\
+add: servicePrincipalName\n\
+servicePrincipalName: {DRS_SPN_CLASS}/{guid}/{DNS_DOMAIN}\n\
+servicePrincipalName: GC/{host_name}/{DNS_DOMAIN}\n\
+servicePrincipalName: ldap/{guid}._msdcs.{DNS_DOMAIN}\n"
+    );
+    let path = dir.join("log").join("drs-spns.ldif");
+    write_file(&path, ldif.as_bytes(), 0o644)?;
+    let sam = dir.join("private").join("sam.ldb");
+    match run(Command::new(find_tool("ldbmodify")).arg("-H").arg(&sam).arg(&path), "ldbmodify (DRS SPNs)") {
+        Ok(_) => Ok(()),
+        // Already there (e.g. added by hand): fine.
+        Err(e) if e.0.contains("exists") => Ok(()),
+        Err(e) => Err(e),
     }
 }
 
@@ -550,36 +997,33 @@ fn ca_params(cn: &str) -> Result<(rcgen::CertificateParams, rcgen::KeyPair), Rig
     Ok((params, key))
 }
 
-/// Writes `ca.pem`, `cert.pem`, `key.pem` (0600: Samba refuses readable keys). ECDSA P-256 (ring cannot generate
-/// RSA keys); GnuTLS and rustls both accept it. Returns the CA path and DER.
-fn write_tls(dir: &Path, ip: Ipv4Addr) -> Result<(PathBuf, Vec<u8>), RigError> {
-    use rcgen::{CertificateParams, DnType, ExtendedKeyUsagePurpose, Issuer, KeyPair, KeyUsagePurpose};
-    let (ca, ca_key) = ca_params(&format!("writeback-exporter test CA {ip}"))?;
-    let ca_cert = ca.self_signed(&ca_key).ctx(|| "signing CA".into())?;
-    let issuer = Issuer::new(ca, ca_key);
-
+/// Writes `ca.pem` (the domain's CA), `cert.pem` (SAN `host_name` + `ip`, signed by that CA), `key.pem` (0600: Samba
+/// refuses readable keys). ECDSA P-256 (ring cannot generate RSA keys); GnuTLS and rustls both accept it. Returns the
+/// CA path and DER.
+fn write_tls(dir: &Path, ip: Ipv4Addr, host_name: &str, ca: &RigCa) -> Result<(PathBuf, Vec<u8>), RigError> {
+    use rcgen::{CertificateParams, DnType, ExtendedKeyUsagePurpose, KeyPair, KeyUsagePurpose};
     let key = KeyPair::generate().ctx(|| "generating server key".into())?;
     let mut params =
-        CertificateParams::new(vec![DC_HOST_NAME.to_string(), ip.to_string()]).ctx(|| "server parameters".into())?;
-    params.distinguished_name.push(DnType::CommonName, DC_HOST_NAME);
+        CertificateParams::new(vec![host_name.to_string(), ip.to_string()]).ctx(|| "server parameters".into())?;
+    params.distinguished_name.push(DnType::CommonName, host_name);
     params.key_usages = vec![KeyUsagePurpose::DigitalSignature, KeyUsagePurpose::KeyAgreement];
     params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
     params.use_authority_key_identifier_extension = true;
     params.not_before = rcgen::date_time_ymd(2000, 1, 1);
     params.not_after = rcgen::date_time_ymd(2099, 12, 31);
-    let cert = params.signed_by(&key, &issuer).ctx(|| "signing server certificate".into())?;
+    let cert = params.signed_by(&key, &ca.issuer).ctx(|| "signing server certificate".into())?;
 
     let ca_path = dir.join("ca.pem");
-    write_file(&ca_path, ca_cert.pem().as_bytes(), 0o644)?;
+    write_file(&ca_path, ca.pem.as_bytes(), 0o644)?;
     write_file(&dir.join("cert.pem"), cert.pem().as_bytes(), 0o644)?;
     write_file(&dir.join("key.pem"), key.serialize_pem().as_bytes(), 0o600)?;
-    Ok((ca_path, ca_cert.der().to_vec()))
+    Ok((ca_path, ca.der.clone()))
 }
 
 /// Writes `<dir>/etc/smb.conf` from scratch: every path inside the instance directory (the template's smb.conf
 /// points at the template), own pid/lock/socket directories so instances never share `/run/samba` (the pid file
 /// there makes a second `samba` refuse to start).
-fn write_smb_conf(dir: &Path, ip: Ipv4Addr, private_run_samba: bool) -> Result<PathBuf, RigError> {
+fn write_smb_conf(dir: &Path, ip: Ipv4Addr, netbios: &str, private_run_samba: bool) -> Result<PathBuf, RigError> {
     let d = dir.to_str().ok_or_else(|| RigError::new("non-UTF-8 instance path"))?;
     // With a private /run/samba the default winbindd socket directory is both private and where smbd looks.
     let winbindd_socket =
@@ -587,7 +1031,7 @@ fn write_smb_conf(dir: &Path, ip: Ipv4Addr, private_run_samba: bool) -> Result<P
     let conf = format!(
         "# Generated by tests/support/samba.rs\n\
 [global]\n\
-\tnetbios name = DC1\n\
+\tnetbios name = {netbios}\n\
 \trealm = {REALM}\n\
 \tworkgroup = {NETBIOS_DOMAIN}\n\
 \tserver role = active directory domain controller\n\
@@ -629,9 +1073,11 @@ fn write_smb_conf(dir: &Path, ip: Ipv4Addr, private_run_samba: bool) -> Result<P
 // ---------------------------------------------------------------------------------------------------------------
 // Processes
 
-/// Run by `/bin/sh -c` inside `unshare --mount`: a private tmpfs on /run/samba, then exec samba ("$0" "$@").
+/// Run by `/bin/sh -c` inside `unshare --mount`: a private tmpfs on /run/samba, the instance's hosts file (if
+/// `RIG_HOSTS_FILE` is set) over /etc/hosts, then exec samba ("$0" "$@").
 const PRIVATE_RUN_SAMBA_SCRIPT: &str =
-    "mount -t tmpfs -o mode=0755,size=4m writeback-exporter-samba-run /run/samba && exec \"$0\" \"$@\"";
+    "mount -t tmpfs -o mode=0755,size=4m writeback-exporter-samba-run /run/samba && \
+     { [ -z \"$RIG_HOSTS_FILE\" ] || mount --bind \"$RIG_HOSTS_FILE\" /etc/hosts; } && exec \"$0\" \"$@\"";
 
 /// Whether DCs can get a private `/run/samba` (mount namespace + tmpfs; needs root with CAP_SYS_ADMIN and
 /// `unshare` from util-linux). Probed once per process.
@@ -673,6 +1119,49 @@ fn run(cmd: &mut Command, what: &str) -> Result<String, RigError> {
             String::from_utf8_lossy(&out.stderr).trim()
         )))
     }
+}
+
+/// Runs `cmd` in a process group of its own with stdout and stderr going to `log`; kills the group after `timeout`.
+/// Returns the output; the error contains the status (or the timeout) and the output's tail.
+fn run_bounded(cmd: &mut Command, timeout: Duration, log: &Path, what: &str) -> Result<String, RigError> {
+    let out = File::create(log).ctx(|| format!("creating {}", log.display()))?;
+    let err = out.try_clone().ctx(|| "duplicating log handle".into())?;
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(out)
+        .stderr(err)
+        .process_group(0)
+        .spawn()
+        .ctx(|| format!("{what}: cannot run"))?;
+    let finished = wait_child(&mut child, timeout);
+    if !finished {
+        signal_group(child.id(), "KILL");
+        let _ = child.kill();
+    }
+    let status = child.wait().ctx(|| format!("{what}: wait"))?;
+    let text = fs::read_to_string(log).unwrap_or_default();
+    if !finished {
+        return Err(RigError(format!("{what}: no result after {timeout:?}; output tail:\n{}", log_tail(log, 30))));
+    }
+    if !status.success() {
+        return Err(RigError(format!("{what} failed ({status}); output tail:\n{}", log_tail(log, 30))));
+    }
+    Ok(text)
+}
+
+/// `samba-tool ARGS` talking to a DC over the network as the domain administrator, with NTLM (no smb.conf of an
+/// instance: the client side needs none).
+fn samba_tool_as_admin(args: &[&str]) -> Command {
+    let mut cmd = Command::new(find_tool("samba-tool"));
+    cmd.args(args)
+        .arg(format!("--username={ADMIN_USER}"))
+        .arg(format!("--password={ADMIN_PASSWORD}"))
+        // Without it the client names the domain WORKGROUP (from /etc/samba/smb.conf): the DC then passes the NTLM
+        // logon on to its winbindd, which fails (LOGON_FAILURE, NO_LOGON_SERVERS) while that is still starting up.
+        .arg(format!("--workgroup={NETBIOS_DOMAIN}"))
+        // Kerberos would first look for the realm's KDC in DNS (seconds of timeouts), then fall back to NTLM.
+        .arg("--use-kerberos=off");
+    cmd
 }
 
 fn samba_tool_at(args: &[&str], sam: Option<&Path>, conf: &Path) -> Result<String, RigError> {
