@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 
 bash scripts/install-deps.sh
 # Integration tests start Samba DCs on 127.0.0.10 and up; each test binary runs its tests in parallel threads.
-cargo test --locked --all-targets
+cargo test --locked --all-targets --no-fail-fast
 cargo test --locked --doc
 cargo fmt --all -- --check
 cargo clippy --locked --all-targets -- -D warnings
