@@ -4,7 +4,7 @@ use std::fmt;
 
 use super::flags::{ACE_INHERITED_OBJECT_TYPE_PRESENT, ACE_OBJECT_TYPE_PRESENT, INHERITED, INHERIT_ONLY};
 use super::guid::Guid;
-use super::sid::{sid_at, Sid, SidText};
+use super::sid::{sid_at, Sid, SidText, MAX_SUB_AUTHORITIES};
 use super::wire::{add, array_at, invalid, u16_at, u32_at, SdError};
 
 const HEADER_LEN: usize = 4;
@@ -21,6 +21,7 @@ pub enum AceType {
 }
 
 impl AceType {
+    #[inline]
     pub const fn from_u8(value: u8) -> AceType {
         match value {
             0x00 => AceType::AccessAllowed,
@@ -31,6 +32,7 @@ impl AceType {
         }
     }
 
+    #[inline]
     pub const fn as_u8(self) -> u8 {
         match self {
             AceType::AccessAllowed => 0x00,
@@ -42,6 +44,7 @@ impl AceType {
     }
 
     /// How the body after the header is laid out, from MS-DTYP 2.4.4.2 to 2.4.4.17.
+    #[inline]
     pub(crate) const fn layout(self) -> Layout {
         match self.as_u8() {
             // allowed, denied, audit, alarm, callback variants, mandatory label, resource attribute,
@@ -98,6 +101,7 @@ impl AceView<'_> {
     }
 
     /// INHERIT_ONLY ACEs are there only to be passed down: they never apply to the object holding them.
+    #[inline]
     pub fn is_inherit_only(&self) -> bool {
         self.flags & INHERIT_ONLY != 0
     }
@@ -199,7 +203,78 @@ impl fmt::Display for Ace {
 
 /// Reads the ACE at `start`, which must end by `limit` (the end of its ACL). Returns it and its size.
 /// Bytes after the SID inside AceSize are allowed: callback ACEs carry application data there.
+///
+/// Every ACE of every user goes through here, so a well-formed ACE takes a straight path: one bounds check
+/// for the whole ACE, then fixed-offset reads inside it. Anything that does not fit asks
+/// [`parse_ace_checked`], which reads field by field, for the error naming the field at fault: both accept
+/// exactly the same ACEs (a test holds them to it), so the slow path only ever produces errors, and a view
+/// never has to travel through the error path's memory.
+#[inline]
 pub(crate) fn parse_ace(buf: &[u8], start: usize, limit: usize) -> Result<(AceView<'_>, usize), SdError> {
+    parse_ace_fast(buf, start, limit).ok_or_else(|| ace_error(buf, start, limit))
+}
+
+/// Why the ACE at `start` is malformed, for an ACE the straight path rejected.
+#[cold]
+#[inline(never)]
+fn ace_error(buf: &[u8], start: usize, limit: usize) -> SdError {
+    match parse_ace_checked(buf, start, limit) {
+        Err(e) => e,
+        // Unreachable while the two readers agree; an error all the same rather than a guess.
+        Ok(_) => invalid("ACE", start, "rejected by the fast reader only"),
+    }
+}
+
+/// The well-formed case of [`parse_ace`]; `None` for anything malformed (without saying why).
+#[inline(always)]
+fn parse_ace_fast(buf: &[u8], start: usize, limit: usize) -> Option<(AceView<'_>, usize)> {
+    let available = buf.get(start..limit.min(buf.len()))?;
+    let &[ace_type, flags, s0, s1] = available.first_chunk::<HEADER_LEN>()?;
+    let size = usize::from(u16::from_le_bytes([s0, s1]));
+    let (_, body) = available.get(..size)?.split_first_chunk::<HEADER_LEN>()?;
+    let ace_type = AceType::from_u8(ace_type);
+    let mut view = AceView { ace_type, flags, mask: 0, object_type: None, inherited_object_type: None, sid: &[] };
+    match ace_type.layout() {
+        Layout::Unknown => {}
+        Layout::Basic => {
+            let (mask, rest) = body.split_first_chunk::<4>()?;
+            view.mask = u32::from_le_bytes(*mask);
+            view.sid = sid_prefix(rest)?;
+        }
+        Layout::Object => {
+            let (mask, rest) = body.split_first_chunk::<4>()?;
+            let (object_flags, mut rest) = rest.split_first_chunk::<4>()?;
+            view.mask = u32::from_le_bytes(*mask);
+            let object_flags = u32::from_le_bytes(*object_flags);
+            if object_flags & ACE_OBJECT_TYPE_PRESENT != 0 {
+                let (guid, after) = rest.split_first_chunk::<16>()?;
+                view.object_type = Some(Guid(*guid));
+                rest = after;
+            }
+            if object_flags & ACE_INHERITED_OBJECT_TYPE_PRESENT != 0 {
+                let (guid, after) = rest.split_first_chunk::<16>()?;
+                view.inherited_object_type = Some(Guid(*guid));
+                rest = after;
+            }
+            view.sid = sid_prefix(rest)?;
+        }
+    }
+    Some((view, size))
+}
+
+/// The valid SID at the start of `bytes` (as `sid_at` accepts it), `None` otherwise.
+#[inline(always)]
+fn sid_prefix(bytes: &[u8]) -> Option<&[u8]> {
+    let &[revision, count] = bytes.first_chunk::<2>()?;
+    if revision != 1 || usize::from(count) > MAX_SUB_AUTHORITIES {
+        return None;
+    }
+    bytes.get(..8 + 4 * usize::from(count))
+}
+
+/// [`parse_ace`] field by field, each read bounded and named: the reference the fast path must agree with,
+/// and the source of its errors.
+pub(crate) fn parse_ace_checked(buf: &[u8], start: usize, limit: usize) -> Result<(AceView<'_>, usize), SdError> {
     let [ace_type, flags] = array_at::<2>(buf, start, limit, "ACE header")?;
     let size = usize::from(u16_at(buf, add(start, 2, "ACE header")?, limit, "ACE header")?);
     if size < HEADER_LEN {
@@ -293,6 +368,57 @@ mod tests {
         let mut count = good.clone();
         count[4 + 8 + 16 + 1] = 2;
         assert!(parse_ace(&count, 0, count.len()).is_err());
+    }
+
+    /// The straight path of `parse_ace` accepts exactly what the field-by-field reader accepts, with the same
+    /// view and size, whatever is cut or changed: every limit, every single-byte change at every offset.
+    #[test]
+    fn fast_path_agrees_with_checked_reader() {
+        let sid: Sid = "S-1-5-21-1-2-3-1105".parse().unwrap();
+        let mut aces: Vec<Vec<u8>> = Vec::new();
+        for ace in [
+            Ace::new(AceType::AccessAllowed, 0x12, 0xF01FF, well_known::everyone()),
+            Ace::new(AceType::AccessDenied, 0, 0x20, sid.clone()),
+            Ace::new(AceType::AccessAllowedObject, 0, 0x100, sid.clone()),
+            Ace::new(AceType::AccessDeniedObject, 0, 0x100, sid.clone()).with_object_type(guids::RESET_PASSWORD),
+            Ace::new(AceType::AccessAllowedObject, 2, 0x20, sid.clone()).with_inherited_object_type(guids::USER_CLASS),
+            Ace::new(AceType::AccessAllowedObject, 0x0A, 0x20, sid.clone())
+                .with_object_type(guids::PWD_LAST_SET)
+                .with_inherited_object_type(guids::USER_CLASS),
+            Ace::new(AceType::Other(0x11), 0, 1, well_known::everyone()),
+        ] {
+            let mut bytes = Vec::new();
+            ace.write_to(&mut bytes).unwrap();
+            aces.push(bytes);
+        }
+        // callback ACE with application data after the SID; compound ACE (no known layout)
+        aces.push(vec![0x09, 0, 24, 0, 0, 1, 0, 0, 1, 1, 0, 0, 0, 0, 0, 5, 11, 0, 0, 0, 1, 2, 3, 4]);
+        aces.push(vec![0x04, 0, 8, 0, 1, 2, 3, 4]);
+        let agree = |buf: &[u8], start: usize, limit: usize| {
+            let fast = parse_ace_fast(buf, start, limit);
+            assert_eq!(fast, parse_ace_checked(buf, start, limit).ok(), "{buf:?} from {start} to {limit}");
+            assert_eq!(parse_ace(buf, start, limit), parse_ace_checked(buf, start, limit));
+        };
+        for ace in &aces {
+            // behind another ACE and followed by bytes of the next, as in an ACL
+            let mut buf = vec![0x00, 0, 4, 0];
+            buf.extend_from_slice(ace);
+            buf.extend_from_slice(&[0xAA; 8]);
+            for limit in 0..=buf.len() + 1 {
+                agree(&buf, 4, limit);
+                agree(&buf[..limit.min(buf.len())], 4, buf.len());
+            }
+            agree(&buf, usize::MAX, usize::MAX);
+            agree(&buf, buf.len() + 1, buf.len());
+            for at in 4..buf.len() {
+                for value in [0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x07, 0x0F, 0x10, 0x11, 0x7F, 0x80, 0xFF] {
+                    let mut mutated = buf.clone();
+                    mutated[at] = value;
+                    agree(&mutated, 4, 4 + ace.len());
+                    agree(&mutated, 4, mutated.len());
+                }
+            }
+        }
     }
 
     #[test]

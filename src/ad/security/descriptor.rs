@@ -1,6 +1,6 @@
 //! Self-relative security descriptors (nTSecurityDescriptor): zero-copy parsing, ACE iteration, serialising.
 
-use super::access::{check_access_on, Decision, Right, Token};
+use super::access::{check_access_on, check_rights, Decision, Right, Token};
 use super::ace::{parse_ace, Ace, AceView};
 use super::flags::{SE_DACL_PRESENT, SE_DACL_PROTECTED, SE_SACL_PRESENT, SE_SELF_RELATIVE};
 use super::guid::Guid;
@@ -114,6 +114,22 @@ impl<'a> SecurityDescriptor<'a> {
         }
     }
 
+    /// As [`SecurityDescriptor::check_on`] for a fixed set of rights, without allocating (see `check_rights`).
+    ///
+    /// # Errors
+    /// A malformed ACE.
+    pub fn check_rights<const N: usize>(
+        &self,
+        token: &Token,
+        rights: &[Right; N],
+        class: Option<Guid>,
+    ) -> Result<[Decision; N], SdError> {
+        match self.dacl_aces() {
+            None => Ok([Decision::NoDacl; N]),
+            Some(aces) => check_rights(aces, token, rights, class),
+        }
+    }
+
     /// SDDL text of the whole descriptor, for logs and reports.
     ///
     /// # Errors
@@ -203,6 +219,7 @@ impl<'a> AceIter<'a> {
 impl<'a> Iterator for AceIter<'a> {
     type Item = Result<AceView<'a>, SdError>;
 
+    #[inline]
     fn next(&mut self) -> Option<Self::Item> {
         self.remaining = self.remaining.checked_sub(1)?;
         match parse_ace(self.bytes, self.at, self.end) {

@@ -27,7 +27,7 @@ mod robustness_tests;
 #[cfg(test)]
 mod tests;
 
-pub use access::{check_access, check_access_on, Decision, Right, Token};
+pub use access::{check_access, check_access_on, check_rights, Decision, Right, Token};
 pub use ace::{Ace, AceType, AceView};
 pub use descriptor::{acl_to_bytes, sd_to_bytes, AceIter, SdError, SecurityDescriptor};
 pub use guid::{guids, Guid};

@@ -38,6 +38,13 @@ fn decide(sddl: &str, token: &Token, rights: &[Right]) -> Vec<Decision> {
     if let Some(aces) = sd.dacl_aces() {
         assert_eq!(check_access(aces, token, rights).unwrap(), decisions);
     }
+    // The allocation-free form decides the same.
+    if let Ok(four) = <&[Right; 4]>::try_from(rights) {
+        assert_eq!(sd.check_rights(token, four, None).unwrap()[..], decisions[..]);
+    }
+    if let Ok(one) = <&[Right; 1]>::try_from(rights) {
+        assert_eq!(sd.check_rights(token, one, None).unwrap()[..], decisions[..]);
+    }
     decisions
 }
 
@@ -181,6 +188,82 @@ fn check_access_propagates_iterator_errors_and_handles_edge_inputs() {
     let twice = [Right::ResetPassword, Right::ResetPassword];
     assert_eq!(check_access(views(&[ace]), &token, &twice), Ok(vec![G { ace: 0 }; 2]));
     assert!(G { ace: 0 }.allowed() && NoDacl.allowed() && !N.allowed() && !D { ace: 0 }.allowed());
+}
+
+/// Only ACEs whose mask holds a bit some undecided right needs are looked at; the others, however broad
+/// otherwise, and whatever their trustee, decide nothing, before or after the rights they could cover are decided.
+#[test]
+fn aces_without_a_pending_bit_decide_nothing() {
+    let cases: Vec<(&str, String, [Decision; 4])> = vec![
+        (
+            "read-only ACEs for the connector, then the grant",
+            format!("D:(D;;RPLCLORCSDWDWO;;;{C})(OD;;RP;{RESET};;{C})(A;;CR;;;{C})"),
+            [G { ace: 2 }, G { ace: 2 }, N, N],
+        ),
+        (
+            "after CR is decided, a CR deny changes nothing; a WP deny still decides",
+            format!("D:(A;;CR;;;{C})(D;;CR;;;{C})(D;;WP;;;{C})(A;;GA;;;{C})"),
+            [G { ace: 0 }, G { ace: 0 }, D { ace: 2 }, D { ace: 2 }],
+        ),
+        (
+            "GENERIC_WRITE is pending only while a WP right is",
+            format!("D:(OA;;WP;{LOCKOUT};;{C})(OA;;WP;{PWD_LAST_SET};;{C})(D;;GW;;;{C})(D;;GA;;;{C})"),
+            [D { ace: 3 }, D { ace: 3 }, G { ace: 0 }, G { ace: 1 }],
+        ),
+        (
+            "an inherit-only or audit ACE with the bits still decides nothing",
+            format!("D:(D;IO;GA;;;{C})(AU;;GA;;;{C})(OA;;CR;{CHANGE};;{C})"),
+            [N, G { ace: 2 }, N, N],
+        ),
+        (
+            "a trustee outside the token with the same RID as a member",
+            format!("D:(D;;GA;;;S-1-5-21-9-9-9-1105)(D;;GA;;;S-1-5-32-1105)(A;;GA;;;{C})"),
+            [G { ace: 2 }; 4],
+        ),
+    ];
+    for (name, sddl, expected) in cases {
+        assert_eq!(user_rights(&sddl), expected, "{name}: {sddl}");
+    }
+    // Only some rights asked: bits only other rights need are not pending.
+    let sddl = format!("D:(D;;WP;;;{C})(OA;;CR;{RESET};;{C})");
+    assert_eq!(decide(&sddl, &connector_token(), &[Right::ResetPassword]), [G { ace: 1 }]);
+}
+
+/// The token's filter never hides a member, and a SID that passes it is still searched for.
+#[test]
+fn token_filter_agrees_with_a_scan() {
+    let d = domain();
+    let members: Vec<Sid> = (0..200).map(|i| d.with_rid(1000 + 37 * i)).collect();
+    let token = Token::new(d.with_rid(500), members.iter().cloned());
+    let mut probes: Vec<Sid> = (0..20_000).map(|rid| d.with_rid(rid)).collect();
+    probes.extend((0..2_000).map(|rid| well_known::builtin_administrators().with_rid(rid)));
+    probes.extend((0..2_000).map(|rid| Sid::from_parts(5, &[rid]).unwrap()));
+    probes.extend(members.iter().map(|m| Sid::from_parts(5, &[21, 9, 9, 9, m.rid().unwrap()]).unwrap()));
+    probes.push(Sid::from_parts(1, &[]).unwrap());
+    for probe in &probes {
+        let scan = token.sids().iter().any(|s| s == probe);
+        assert_eq!(token.contains(probe.as_bytes()), scan, "{probe}");
+    }
+    for sid in token.sids() {
+        assert!(token.contains(sid.as_bytes()), "{sid}");
+    }
+    assert!(!token.contains(&[]) && !token.contains(&[1]) && !token.contains(&[0x51, 4, 0, 0]));
+    // Same RIDs in many domains: one hash each, so long probe chains that only the bytes resolve.
+    let in_domain = |domain: u32, rid: u32| Sid::from_parts(5, &[21, domain, 7, 7, rid]).unwrap();
+    let crowded = Token::from_sids((0..40).flat_map(|domain| [500, 512, 1105].map(|rid| in_domain(domain, rid))));
+    for domain in 0..80 {
+        for rid in [500, 512, 513, 1105] {
+            let expected = domain < 40 && rid != 513;
+            assert_eq!(crowded.contains(in_domain(domain, rid).as_bytes()), expected, "{domain} {rid}");
+        }
+    }
+    assert!(!Token::from_sids([]).contains(well_known::everyone().as_bytes()));
+    // A clone shares the index and answers alike.
+    let clone = token.clone();
+    assert!(clone == token && members.iter().all(|m| clone.contains(m.as_bytes())));
+    // Equality and Debug depend on the SIDs only.
+    assert_eq!(Token::from_sids(token.sids().iter().rev().cloned()), token);
+    assert!(format!("{:?}", Token::from_sids([well_known::everyone()])).starts_with("Token { sids: [Sid(S-1-1-0)]"));
 }
 
 #[test]
