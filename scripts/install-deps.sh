@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the lab and the test suite need (Samba AD DC, LDAP tools, Prometheus with promtool,
-# Alertmanager). Idempotent: does nothing when every tool is already present. Needs root for apt-get.
+# Alertmanager, and the Kerberos headers plus libclang that the `gssapi` cargo feature builds against). Idempotent: does nothing when every tool is already present. Needs root for apt-get.
 set -euo pipefail
 
 need=()
@@ -9,6 +9,11 @@ command -v samba-tool >/dev/null 2>&1 || need+=(samba-ad-provision)
 command -v ldbsearch >/dev/null 2>&1 || need+=(ldb-tools)
 command -v ldapsearch >/dev/null 2>&1 || need+=(ldap-utils)
 command -v kinit >/dev/null 2>&1 || need+=(krb5-user)
+# The `gssapi` feature: libgssapi-sys generates its bindings with bindgen (libclang) from MIT Kerberos' headers.
+[ -e /usr/include/gssapi/gssapi.h ] || need+=(libkrb5-dev)
+compgen -G '/usr/lib/llvm-*/lib/libclang.so*' >/dev/null 2>&1 || compgen -G '/usr/lib/*/libclang*.so*' >/dev/null 2>&1 \
+  || need+=(libclang-dev)
+command -v pkg-config >/dev/null 2>&1 || need+=(pkg-config)
 command -v promtool >/dev/null 2>&1 || need+=(prometheus)
 command -v prometheus-alertmanager >/dev/null 2>&1 || need+=(prometheus-alertmanager)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)

@@ -6,6 +6,11 @@ pub mod connector_health;
 pub mod discovery;
 mod error;
 mod fixes;
+#[cfg(feature = "gssapi")]
+mod gssapi;
+#[cfg(not(feature = "gssapi"))]
+#[path = "gssapi_off.rs"]
+mod gssapi;
 pub mod policy;
 mod pso;
 pub mod security;
@@ -138,6 +143,11 @@ impl AdContext {
         if let Ok(mut names) = self.dc_names.lock() {
             names.insert(url.to_string(), name.to_string());
         }
+    }
+
+    /// The DC's dnsHostName when a rootDSE of it was ever read.
+    fn known_dc_name(&self, url: &Url) -> Option<String> {
+        self.dc_names.lock().ok().and_then(|names| names.get(url.as_str()).cloned())
     }
 
     /// The `dc` label for a server: its dnsHostName when ever seen, else the URL host.

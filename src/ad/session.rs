@@ -1,4 +1,4 @@
-//! One bound LDAP connection to one DC: connect (LDAPS, StartTLS or, if allowed, plain), simple bind, and
+//! One bound LDAP connection to one DC: connect (LDAPS, StartTLS or plain), simple or Kerberos bind, and
 //! searches, each operation under a timeout.
 
 use std::time::Duration;
@@ -10,6 +10,7 @@ use url::Url;
 
 use super::error::{from_result_code, LdapError};
 use super::AdContext;
+use crate::config::BindMechanism;
 
 pub struct Session {
     ldap: Ldap,
@@ -92,10 +93,8 @@ impl Session {
     pub async fn open(ctx: &AdContext, url: &Url) -> Result<Session, LdapError> {
         let server = url.host_str().unwrap_or_default().to_ascii_lowercase();
         let op_timeout = ctx.op_timeout;
-        let setup =
-            ctx.tls.as_ref().map_err(|detail| LdapError::Tls { server: server.clone(), detail: detail.clone() })?;
         // With the target's own DNS servers, a DC name is resolved here and the connection goes to the address,
-        // while the certificate is still checked against the name.
+        // while the certificate (and the Kerberos service name) is still checked against the name.
         let mut target = url.clone();
         let mut expected_name = None;
         if let (Ok(dns), Some(url::Host::Domain(host))) = (&ctx.dns, url.host()) {
@@ -108,13 +107,17 @@ impl Session {
                 expected_name = Some(host.to_string());
             }
         }
-        let tls = setup
-            .client_config(expected_name.as_deref())
-            .map_err(|detail| LdapError::Tls { server: server.clone(), detail })?;
-        let settings = LdapConnSettings::new()
-            .set_conn_timeout(op_timeout)
-            .set_config(tls)
-            .set_starttls(url.scheme() == "ldap" && ctx.cfg.tls.start_tls);
+        let start_tls = url.scheme() == "ldap" && ctx.cfg.tls.start_tls;
+        let mut settings = LdapConnSettings::new().set_conn_timeout(op_timeout).set_starttls(start_tls);
+        // Plain ldap:// (Kerberos-sealed or allow_plaintext) needs no TLS setup: a bad CA file must not stop it.
+        if url.scheme() == "ldaps" || start_tls {
+            let setup =
+                ctx.tls.as_ref().map_err(|detail| LdapError::Tls { server: server.clone(), detail: detail.clone() })?;
+            let tls = setup
+                .client_config(expected_name.as_deref())
+                .map_err(|detail| LdapError::Tls { server: server.clone(), detail })?;
+            settings = settings.set_config(tls);
+        }
         let connect = LdapConnAsync::with_settings(settings, target.as_str());
         let (conn, mut ldap) = tokio::time::timeout(op_timeout, connect)
             .await
@@ -127,16 +130,38 @@ impl Session {
             }
         });
 
-        let user = ctx.cfg.bind.user.as_deref().unwrap_or_default();
-        let password = match &ctx.cfg.bind.password {
-            Some(source) => source.read().map_err(|detail| LdapError::Auth { server: server.clone(), detail })?,
-            None => return Err(LdapError::Auth { server, detail: "no bind password configured".to_string() }),
+        let result = match ctx.cfg.bind.mechanism {
+            BindMechanism::Simple => {
+                let user = ctx.cfg.bind.user.as_deref().unwrap_or_default();
+                let password = match &ctx.cfg.bind.password {
+                    Some(source) => {
+                        source.read().map_err(|detail| LdapError::Auth { server: server.clone(), detail })?
+                    }
+                    None => return Err(LdapError::Auth { server, detail: "no bind password configured".to_string() }),
+                };
+                ldap.with_timeout(op_timeout)
+                    .simple_bind(user, password.expose())
+                    .await
+                    .map_err(|e| LdapError::classify(&server, "bind", e))?
+            }
+            BindMechanism::Gssapi => {
+                // Kerberos names the service by the DC's host name (ldap/<fqdn>), never by an address.
+                let host = expected_name.clone().or_else(|| match url.host() {
+                    Some(url::Host::Domain(name)) => Some(name.to_string()),
+                    _ => ctx.known_dc_name(url),
+                });
+                let Some(host) = host else {
+                    return Err(LdapError::Auth {
+                        server,
+                        detail: "a Kerberos bind needs the DC's host name in the URL, not an address".to_string(),
+                    });
+                };
+                let principal = ctx.cfg.bind.user.clone();
+                let (back, result) = super::gssapi::bind(ldap, &host, principal, op_timeout, &server).await?;
+                ldap = back;
+                result
+            }
         };
-        let result = ldap
-            .with_timeout(op_timeout)
-            .simple_bind(user, password.expose())
-            .await
-            .map_err(|e| LdapError::classify(&server, "bind", e))?;
         if result.rc != 0 {
             return Err(from_result_code(server, "bind", result.rc, &result.text));
         }

@@ -73,6 +73,7 @@ pub(super) fn resolve(raw: RawConfig, file: &Path) -> Result<Config, ConfigError
 fn resolve_ad(ctx: &Ctx, key: &str, ad: Spanned<schema::AdConfig>) -> Result<AdTarget, ConfigError> {
     let line = ad.referenced.line();
     let ad = ad.value;
+    let gssapi = ad.bind.value.mechanism == BindMechanism::Gssapi;
     let mut servers = Vec::with_capacity(ad.servers.len());
     for (i, s) in ad.servers.iter().enumerate() {
         let skey = format!("{key}.servers[{i}]");
@@ -80,7 +81,8 @@ fn resolve_ad(ctx: &Ctx, key: &str, ad: Spanned<schema::AdConfig>) -> Result<AdT
             Url::parse(s.value.trim()).map_err(|e| ctx.at(s, &skey, format!("invalid URL {:?}: {e}", s.value)))?;
         match url.scheme() {
             "ldaps" => {}
-            "ldap" if ad.tls.start_tls || ad.allow_plaintext => {}
+            // Kerberos seals the session itself (SASL confidentiality layer), as AD clients do on port 389.
+            "ldap" if ad.tls.start_tls || ad.allow_plaintext || gssapi => {}
             "ldap" => {
                 return Err(ctx.at(
                     s,
@@ -145,11 +147,8 @@ fn resolve_ad(ctx: &Ctx, key: &str, ad: Spanned<schema::AdConfig>) -> Result<AdT
 
 fn resolve_bind(ctx: &Ctx, key: &str, bind: &Spanned<schema::BindConfig>) -> Result<Bind, ConfigError> {
     let b = &bind.value;
-    match b.mechanism {
-        BindMechanism::Gssapi => {
-            return Err(ctx.at(bind, format!("{key}.mechanism"), "gssapi is not supported by this build yet"));
-        }
-        BindMechanism::Simple => {}
+    if b.mechanism == BindMechanism::Gssapi {
+        return resolve_gssapi(ctx, key, bind);
     }
     let user = b.user.as_deref().map(str::trim).filter(|u| !u.is_empty());
     let Some(user) = user else {
@@ -166,6 +165,35 @@ fn resolve_bind(ctx: &Ctx, key: &str, bind: &Spanned<schema::BindConfig>) -> Res
         }
     };
     Ok(Bind { user: Some(user.to_string()), password: Some(password), mechanism: b.mechanism })
+}
+
+/// Kerberos: the credentials come from the process' credential cache or client keytab (`KRB5CCNAME`,
+/// `KRB5_CLIENT_KTNAME`), never from this file; `user`, when set, picks the client principal.
+fn resolve_gssapi(ctx: &Ctx, key: &str, bind: &Spanned<schema::BindConfig>) -> Result<Bind, ConfigError> {
+    let b = &bind.value;
+    if let Some(f) = &b.password_file {
+        return Err(ctx.at(
+            f,
+            format!("{key}.password_file"),
+            "not used with mechanism gssapi (Kerberos uses the credential cache or keytab)",
+        ));
+    }
+    if let Some(e) = &b.password_env {
+        return Err(ctx.at(
+            e,
+            format!("{key}.password_env"),
+            "not used with mechanism gssapi (Kerberos uses the credential cache or keytab)",
+        ));
+    }
+    if !cfg!(feature = "gssapi") {
+        return Err(ctx.at(
+            bind,
+            format!("{key}.mechanism"),
+            "gssapi: this build has no Kerberos support (build with the cargo feature `gssapi`)",
+        ));
+    }
+    let user = b.user.as_deref().map(str::trim).filter(|u| !u.is_empty()).map(str::to_string);
+    Ok(Bind { user, password: None, mechanism: BindMechanism::Gssapi })
 }
 
 /// Reads the secret once so that a missing file fails the load, not the first probe run.
@@ -268,4 +296,34 @@ fn is_dns_name(s: &str) -> bool {
         && s.len() <= 253
         && s.split('.')
             .all(|l| !l.is_empty() && l.len() <= 63 && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    fn parse(bind: &str, server: &str) -> Result<crate::config::Config, crate::config::ConfigError> {
+        let text = format!("targets:\n  - name: corp\n    ad:\n      servers: [\"{server}\"]\n      bind: {bind}\n");
+        crate::config::parse(&text, Path::new("t.yml"))
+    }
+
+    #[test]
+    fn gssapi_takes_no_password_and_may_use_plain_ldap() {
+        let result = parse("{mechanism: gssapi}", "ldap://dc1.corp.example.test");
+        if cfg!(feature = "gssapi") {
+            let config = result.expect("a Kerberos bind on ldap:// is sealed, so it is allowed");
+            let ad = config.targets[0].ad.as_ref().expect("ad");
+            assert!(ad.bind.user.is_none() && ad.bind.password.is_none());
+            let with_principal = parse("{mechanism: gssapi, user: svc@CORP.EXAMPLE.TEST}", "ldaps://dc1:636");
+            let ad = with_principal.expect("valid").targets.remove(0).ad.expect("ad");
+            assert_eq!(ad.bind.user.as_deref(), Some("svc@CORP.EXAMPLE.TEST"));
+        } else {
+            let e = result.expect_err("no Kerberos in this build");
+            assert_eq!(e.key, "targets[0].ad.bind.mechanism");
+            assert!(e.message.contains("cargo feature `gssapi`"), "{e}");
+        }
+        // A simple bind on ldap:// still needs StartTLS or an explicit allow_plaintext.
+        let e = parse("{user: svc, password_env: PATH}", "ldap://dc1").expect_err("plaintext");
+        assert!(e.message.contains("clear text"), "{e}");
+    }
 }

@@ -21,7 +21,13 @@ impl Exporter {
     /// Starts the binary on an ephemeral loopback port with `config_file`, plus `extra` flags, and waits (at most
     /// 20 s) for its "listening" log line.
     pub fn start(config_file: &Path, extra: &[&str]) -> Exporter {
+        Exporter::start_with_env(config_file, extra, &[])
+    }
+
+    /// [`Exporter::start`] with extra environment variables (e.g. `KRB5_CONFIG`, `KRB5_CLIENT_KTNAME`).
+    pub fn start_with_env(config_file: &Path, extra: &[&str], env: &[(&str, &str)]) -> Exporter {
         let mut child = Command::new(BIN)
+            .envs(env.iter().copied())
             .arg(format!("--config.file={}", config_file.display()))
             .arg("--web.listen-address=127.0.0.1:0")
             .arg("--log.level=debug")
