@@ -58,6 +58,9 @@ impl Store {
         let Some(state) = states.get_mut(&(target.to_string(), probe)) else { return };
         match result {
             Ok(output) => {
+                for reason in &output.partial_failures {
+                    *state.failures.entry(*reason).or_default() += 1;
+                }
                 state.output = Some(Arc::new(output));
                 state.last_success = Some(unix_now());
                 state.last_run = Some(RunInfo { success: true, duration, error: None, reason: None });
@@ -95,5 +98,23 @@ impl Store {
     /// True once every registered pair has finished at least one run.
     pub fn all_ran(&self) -> bool {
         self.states.read().map(|s| s.values().all(|st| st.last_run.is_some())).unwrap_or(false)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn partial_failures_of_a_successful_run_are_counted() {
+        let store = Store::new();
+        store.register("corp", ProbeName::AdAcl);
+        let output = ProbeOutput { partial_failures: vec![Reason::Connect], ..ProbeOutput::default() };
+        store.record("corp", ProbeName::AdAcl, Duration::from_secs(1), Ok(output));
+        store.record("corp", ProbeName::AdAcl, Duration::from_secs(1), Err((Reason::Timeout, "t".to_string())));
+        let (_, _, state) = store.snapshot().remove(0);
+        assert_eq!(state.failures.get(&Reason::Connect), Some(&1));
+        assert_eq!(state.failures.get(&Reason::Timeout), Some(&1));
+        assert!(state.last_success.is_some());
     }
 }

@@ -9,6 +9,7 @@ use url::Url;
 
 use super::connector::{self, Connectors};
 use super::fixes;
+use super::forest::{self, ForestDomain};
 use super::security::{
     check_access_on, guids, new_object_aces, parse_sddl, views, Ace, Decision, Right, SecurityDescriptor, Sid,
 };
@@ -21,10 +22,11 @@ use crate::probe::{Check, ProbeError, ProbeOutput, Status};
 /// What every DC's evaluation shares, read once per run from the first DC that answers.
 struct Basis {
     domain: String,
-    domain_dn: String,
     user_default: Vec<Ace>,
     connectors: Connectors,
-    scopes: Vec<String>,
+    /// Scopes by forest domain; the bound domain first (possibly with no scope: its root's Unexpire Password is
+    /// still read).
+    groups: Vec<(ForestDomain, Vec<String>)>,
 }
 
 /// The verdict for one scope, one account, on one DC.
@@ -43,6 +45,8 @@ enum ScopeOutcome {
 
 struct DcOutcome {
     dc: String,
+    domain: String,
+    domain_dn: String,
     scopes: Vec<(String, ScopeOutcome)>,
     unexpire: Option<Vec<Decision>>,
 }
@@ -50,19 +54,20 @@ struct DcOutcome {
 /// # Errors
 /// When no DC answers or the schema, domain or connector accounts cannot be read.
 pub async fn run(ctx: &AdContext) -> Result<ProbeOutput, ProbeError> {
+    let mut out = ProbeOutput::default();
     let (mut session, root) = ctx.any_dc().await?;
-    let basis = read_basis(ctx, &mut session, &root).await;
+    let basis = read_basis(ctx, &mut session, &root, &mut out).await;
     session.close().await;
     let basis = basis?;
 
-    let mut out = ProbeOutput::default();
     connector_checks(&basis, &mut out);
     if basis.connectors.accounts.is_empty() {
         return Ok(out);
     }
+    let Some(((own, own_scopes), others)) = basis.groups.split_first() else { return Ok(out) };
     let servers = ctx.servers().await?;
     let dcs: Vec<Url> = if ctx.cfg.all_dcs { servers } else { servers.into_iter().take(1).collect() };
-    let results = join_all(dcs.iter().map(|url| evaluate_dc(ctx, url, &basis))).await;
+    let results = join_all(dcs.iter().map(|url| evaluate_dc(ctx, url, &basis, own, own_scopes))).await;
     let mut any_dc = false;
     let mut first_error = None;
     let mut seen = std::collections::HashSet::new();
@@ -90,13 +95,31 @@ pub async fn run(ctx: &AdContext) -> Result<ProbeOutput, ProbeError> {
             }
         }
     }
-    match (any_dc, first_error) {
-        (false, Some(e)) => Err(e.into()),
-        _ => Ok(out),
+    if let (false, Some(e)) = (any_dc, first_error) {
+        return Err(e.into());
     }
+    // Other domains of the forest: one DC each; one that cannot be reached is reported on its own.
+    for (domain, scopes) in others {
+        let evaluated = async {
+            let (mut session, _, url) = ctx.domain_session(domain).await?;
+            let result = evaluate_on(ctx, &url, &basis, &mut session, domain, scopes).await;
+            session.close().await;
+            result
+        };
+        match evaluated.await {
+            Ok(outcome) => emit(&basis, &outcome, &mut out),
+            Err(e) => forest::unreachable(domain, &e, "scope permissions", &mut out),
+        }
+    }
+    Ok(out)
 }
 
-async fn read_basis(ctx: &AdContext, session: &mut Session, root: &RootDse) -> Result<Basis, ProbeError> {
+async fn read_basis(
+    ctx: &AdContext,
+    session: &mut Session,
+    root: &RootDse,
+    out: &mut ProbeOutput,
+) -> Result<Basis, ProbeError> {
     let domain_dn = root.default_naming_context.clone();
     let domain =
         dn_to_dns_name(&domain_dn).ok_or_else(|| ProbeError::Other(format!("no domain name in {domain_dn}")))?;
@@ -121,28 +144,55 @@ async fn read_basis(ctx: &AdContext, session: &mut Session, root: &RootDse) -> R
         .dacl
         .unwrap_or_default();
     let connectors = connector::resolve(session, &ctx.cfg.connector_accounts, &domain_dn, ctx.cfg.page_size).await?;
-    let scopes = if ctx.cfg.scopes.is_empty() { vec![domain_dn.clone()] } else { ctx.cfg.scopes.clone() };
-    Ok(Basis { domain, domain_dn, user_default, connectors, scopes })
+    let domains = forest::domains_or_own(session, root, ctx.cfg.page_size, out).await;
+    let scopes = forest::scopes_or_roots(&ctx.cfg.scopes, &domains);
+    let mut groups = forest::scopes_by_domain(&scopes, &domains);
+    if !groups.first().is_some_and(|(d, _)| d.nc.eq_ignore_ascii_case(&domain_dn)) {
+        groups.insert(0, (ForestDomain { name: domain.clone(), nc: domain_dn.clone() }, Vec::new()));
+    }
+    Ok(Basis { domain, user_default, connectors, groups })
 }
 
-async fn evaluate_dc(ctx: &AdContext, url: &Url, basis: &Basis) -> Result<DcOutcome, LdapError> {
+async fn evaluate_dc(
+    ctx: &AdContext,
+    url: &Url,
+    basis: &Basis,
+    domain: &ForestDomain,
+    scopes: &[String],
+) -> Result<DcOutcome, LdapError> {
     let mut session = Session::open(ctx, url).await?;
-    let result = evaluate_on(ctx, url, basis, &mut session).await;
+    let result = evaluate_on(ctx, url, basis, &mut session, domain, scopes).await;
     session.close().await;
     result
 }
 
-async fn evaluate_on(ctx: &AdContext, url: &Url, basis: &Basis, session: &mut Session) -> Result<DcOutcome, LdapError> {
+/// Reads the scopes of one domain and its root's DACL on one of its DCs.
+async fn evaluate_on(
+    ctx: &AdContext,
+    url: &Url,
+    basis: &Basis,
+    session: &mut Session,
+    domain: &ForestDomain,
+    scopes: &[String],
+) -> Result<DcOutcome, LdapError> {
     let root = session.root_dse().await?;
     if let Some(name) = &root.dns_host_name {
         ctx.remember_dc_name(url, name);
     }
     let dc = ctx.dc_label(url);
     let accounts = &basis.connectors.accounts;
-    let mut scopes = Vec::with_capacity(basis.scopes.len());
-    for scope in &basis.scopes {
+    let mut outcomes = Vec::with_capacity(scopes.len());
+    for scope in scopes {
         let entry =
-            session.read_with(scope, &["nTSecurityDescriptor"], vec![sd_flags_dacl()], "read a scope's DACL").await?;
+            session.read_with(scope, &["nTSecurityDescriptor"], vec![sd_flags_dacl()], "read a scope's DACL").await;
+        let entry = match entry {
+            // A DN outside the DC's naming contexts is this scope's problem, not the DC's.
+            Err(e @ LdapError::Referral { .. }) => {
+                outcomes.push((scope.clone(), ScopeOutcome::Unreadable(e.to_string())));
+                continue;
+            }
+            other => other?,
+        };
         let outcome = match entry {
             None => ScopeOutcome::Missing,
             Some(entry) => match entry.raw("nTSecurityDescriptor").first() {
@@ -153,10 +203,10 @@ async fn evaluate_on(ctx: &AdContext, url: &Url, basis: &Basis, session: &mut Se
                 },
             },
         };
-        scopes.push((scope.clone(), outcome));
+        outcomes.push((scope.clone(), outcome));
     }
     let root_sd = session
-        .read_with(&basis.domain_dn, &["nTSecurityDescriptor"], vec![sd_flags_dacl()], "read the domain root's DACL")
+        .read_with(&domain.nc, &["nTSecurityDescriptor"], vec![sd_flags_dacl()], "read the domain root's DACL")
         .await?;
     let unexpire = root_sd.and_then(|e| e.raw("nTSecurityDescriptor").first().cloned()).and_then(|bytes| {
         let sd = SecurityDescriptor::parse(&bytes).ok()?;
@@ -173,7 +223,7 @@ async fn evaluate_on(ctx: &AdContext, url: &Url, basis: &Basis, session: &mut Se
             })
             .collect::<Option<Vec<_>>>()
     });
-    Ok(DcOutcome { dc, scopes, unexpire })
+    Ok(DcOutcome { dc, domain: domain.name.clone(), domain_dn: domain.nc.clone(), scopes: outcomes, unexpire })
 }
 
 fn evaluate_scope(
@@ -197,7 +247,7 @@ fn evaluate_scope(
 
 fn emit(basis: &Basis, outcome: &DcOutcome, out: &mut ProbeOutput) {
     let accounts = &basis.connectors.accounts;
-    let domain = basis.domain.as_str();
+    let domain = outcome.domain.as_str();
     let dc = outcome.dc.as_str();
     for (scope, result) in &outcome.scopes {
         match result {
@@ -207,7 +257,7 @@ fn emit(basis: &Basis, outcome: &DcOutcome, out: &mut ProbeOutput) {
                         let labels = [domain, dc, scope.as_str(), account.sam.as_str(), right.label()];
                         out.sample(&AD_SCOPE_PERMISSION, &labels, f64::from(u8::from(decision.allowed())));
                     }
-                    out.checks.push(scope_check(basis, dc, scope, &account.sam, verdict));
+                    out.checks.push(scope_check(domain, dc, scope, &account.sam, verdict));
                 }
             }
             ScopeOutcome::Missing => out.checks.push(Check {
@@ -237,16 +287,16 @@ fn emit(basis: &Basis, outcome: &DcOutcome, out: &mut ProbeOutput) {
             out.checks.push(Check {
                 id: "ad_domain_unexpire_password",
                 subject: format!("{} on {dc}", account.sam),
-                title: format!("Unexpire Password on the domain root {}", basis.domain_dn),
+                title: format!("Unexpire Password on the domain root {}", outcome.domain_dn),
                 status: if ok { Status::Pass } else { Status::Fail },
                 observed: if ok { "granted".to_string() } else { "not granted".to_string() },
-                remediation: (!ok).then(|| fixes::unexpire_password(&basis.domain_dn, &account.sam, domain)),
+                remediation: (!ok).then(|| fixes::unexpire_password(&outcome.domain_dn, &account.sam, domain)),
             });
         }
     }
 }
 
-fn scope_check(basis: &Basis, dc: &str, scope: &str, account: &str, verdict: &Verdict) -> Check {
+fn scope_check(domain: &str, dc: &str, scope: &str, account: &str, verdict: &Verdict) -> Check {
     let mut parts = Vec::new();
     let mut missing = Vec::new();
     for (right, decision) in Right::USER_RIGHTS.iter().zip(&verdict.decisions) {
@@ -272,7 +322,7 @@ fn scope_check(basis: &Basis, dc: &str, scope: &str, account: &str, verdict: &Ve
         title: "Connector account holds the writeback rights on new users in the scope".to_string(),
         status: if missing.is_empty() { Status::Pass } else { Status::Fail },
         observed: parts.join("; "),
-        remediation: (!missing.is_empty()).then(|| fixes::scope_grant(scope, account, &basis.domain, &missing)),
+        remediation: (!missing.is_empty()).then(|| fixes::scope_grant(scope, account, domain, &missing)),
     }
 }
 

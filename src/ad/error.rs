@@ -19,6 +19,10 @@ pub enum LdapError {
     Permission { server: String, operation: &'static str, detail: String },
     #[error("{server}: {operation}: {detail}")]
     Protocol { server: String, operation: &'static str, detail: String },
+    /// The DN is not in a naming context this DC holds (LDAP referral, result code 10): a DN outside the forest's
+    /// domains, or a domain this DC does not serve.
+    #[error("{server}: {operation}: the DN is outside this DC's naming contexts (referral{to})")]
+    Referral { server: String, operation: &'static str, to: String },
 }
 
 impl LdapError {
@@ -31,6 +35,7 @@ impl LdapError {
             LdapError::Timeout { .. } => Reason::Timeout,
             LdapError::Permission { .. } => Reason::Permission,
             LdapError::Protocol { .. } => Reason::Protocol,
+            LdapError::Referral { .. } => Reason::Config,
         }
     }
 
@@ -70,8 +75,16 @@ pub(crate) fn from_result_code(server: String, operation: &'static str, rc: u32,
         50 => LdapError::Permission { server, operation, detail },
         3 => LdapError::Timeout { server, operation },
         51..=52 => LdapError::Connect { server, detail },
+        10 => LdapError::Referral { server, operation, to: String::new() },
         _ => LdapError::Protocol { server, operation, detail },
     }
+}
+
+/// A referral result, naming where the DC points (first URL of the referral, for the message only).
+pub(crate) fn referral(server: String, operation: &'static str, refs: &[String]) -> LdapError {
+    // Server-supplied text: bounded before it reaches a message.
+    let to = refs.first().map(|r| format!(" to {}", r.chars().take(200).collect::<String>())).unwrap_or_default();
+    LdapError::Referral { server, operation, to }
 }
 
 #[cfg(test)]
@@ -87,6 +100,7 @@ mod tests {
             (3, Reason::Timeout),
             (52, Reason::Connect),
             (32, Reason::Protocol),
+            (10, Reason::Config),
         ];
         for (rc, reason) in cases {
             assert_eq!(from_result_code("dc".into(), "search", rc, "").reason(), reason, "rc {rc}");

@@ -6,6 +6,7 @@ pub mod connector_health;
 pub mod discovery;
 mod error;
 mod fixes;
+pub mod forest;
 #[cfg(feature = "gssapi")]
 mod gssapi;
 #[cfg(not(feature = "gssapi"))]

@@ -8,7 +8,7 @@ use ldap3::controls::RawControl;
 use ldap3::{Ldap, LdapConnAsync, LdapConnSettings, ResultEntry, Scope};
 use url::Url;
 
-use super::error::{from_result_code, LdapError};
+use super::error::{from_result_code, referral, LdapError};
 use super::AdContext;
 use crate::config::BindMechanism;
 
@@ -41,6 +41,16 @@ impl Entry {
             attrs.push((name, values));
         }
         Some(Entry { dn, attrs })
+    }
+
+    /// An entry built from text values (unit tests of the code that reads entries).
+    #[cfg(test)]
+    pub fn from_pairs(dn: &str, attrs: &[(&str, &str)]) -> Entry {
+        let mut entry = Entry { dn: dn.to_string(), attrs: Vec::new() };
+        for (name, value) in attrs {
+            entry.attrs.push((name.to_ascii_lowercase(), vec![value.as_bytes().to_vec()]));
+        }
+        entry
     }
 
     /// Raw values of an attribute (empty when absent).
@@ -206,6 +216,7 @@ impl Session {
         match result.rc {
             0 => {}
             32 => return Ok(None), // noSuchObject
+            10 => return Err(referral(self.server.clone(), operation, &result.refs)),
             rc => return Err(from_result_code(self.server.clone(), operation, rc, &result.text)),
         }
         match entries.into_iter().next() {
@@ -254,6 +265,9 @@ impl Session {
             on_entry(entry);
         }
         let result = stream.finish().await;
+        if result.rc == 10 {
+            return Err(referral(self.server.clone(), operation, &result.refs));
+        }
         if result.rc != 0 {
             return Err(from_result_code(self.server.clone(), operation, result.rc, &result.text));
         }

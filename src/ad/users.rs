@@ -7,10 +7,10 @@
 use ldap3::Scope;
 
 use super::connector::{self, ConnectorAccount};
+use super::forest::{self, ForestDomain};
 use super::security::{check_access_on, guids, Decision, Right, SecurityDescriptor};
 use super::session::sd_flags_dacl;
-use super::values::dn_to_dns_name;
-use super::{AdContext, Entry};
+use super::{AdContext, Entry, LdapError, Session};
 use crate::metrics::catalog as m;
 use crate::probe::{Check, ProbeError, ProbeOutput, Status};
 
@@ -89,50 +89,96 @@ struct AccountTally {
 }
 
 /// # Errors
-/// When no DC answers, or the scan of a scope fails part-way (nothing is published then).
+/// When no DC answers, or the scan of a scope of the bound domain fails part-way (nothing is published then). A
+/// forest domain that cannot be reached or scanned is reported on its own.
 pub async fn run(ctx: &AdContext) -> Result<ProbeOutput, ProbeError> {
     let (mut session, root) = ctx.any_dc().await?;
     let domain_dn = root.default_naming_context.clone();
-    let domain =
-        dn_to_dns_name(&domain_dn).ok_or_else(|| ProbeError::Other(format!("no domain name in {domain_dn}")))?;
+    let mut out = ProbeOutput::default();
     let result = async {
         let connectors =
             connector::resolve(&mut session, &ctx.cfg.connector_accounts, &domain_dn, ctx.cfg.page_size).await?;
-        let scopes = if ctx.cfg.scopes.is_empty() { vec![domain_dn.clone()] } else { ctx.cfg.scopes.clone() };
-        let mut out = ProbeOutput::default();
-        for scope in &scopes {
-            if session.read(scope, &["objectClass"], "read a scope").await?.is_none() {
-                out.checks.push(Check {
-                    id: "ad_users_scope",
-                    subject: scope.clone(),
-                    title: "Writeback scope exists".to_string(),
-                    status: Status::Fail,
-                    observed: "no such object".to_string(),
-                    remediation: Some("Correct `scopes` in the configuration.".to_string()),
-                });
-                continue;
+        let domains = forest::domains_or_own(&mut session, &root, ctx.cfg.page_size, &mut out).await;
+        let scopes = forest::scopes_or_roots(&ctx.cfg.scopes, &domains);
+        let groups = forest::scopes_by_domain(&scopes, &domains);
+        let mut others = Vec::new();
+        for (domain, scopes) in groups {
+            if domain.nc.eq_ignore_ascii_case(&domain_dn) {
+                scan_scopes(ctx, &mut session, &domain, &scopes, &connectors.accounts, &mut out).await?;
+            } else {
+                others.push((domain, scopes));
             }
-            let mut tally =
-                Tally { per_account: vec![AccountTally::default(); connectors.accounts.len()], ..Tally::default() };
-            session
-                .search_paged(
-                    scope,
-                    Scope::Subtree,
-                    FILTER,
-                    &ATTRS,
-                    vec![sd_flags_dacl()],
-                    ctx.cfg.page_size,
-                    "scan users",
-                    |e| judge(&e, &connectors.accounts, &mut tally),
-                )
-                .await?;
-            emit(&domain, scope, &connectors.accounts, &tally, &mut out);
         }
-        Ok::<_, ProbeError>(out)
+        Ok::<_, ProbeError>((connectors, others))
     }
     .await;
     session.close().await;
-    result
+    let (connectors, others) = result?;
+    for (domain, scopes) in others {
+        // Scanned into a scratch output: a domain that fails half-way contributes nothing.
+        let mut part = ProbeOutput::default();
+        let scanned = async {
+            let (mut session, _, _) = ctx.domain_session(&domain).await?;
+            let result = scan_scopes(ctx, &mut session, &domain, &scopes, &connectors.accounts, &mut part).await;
+            session.close().await;
+            result
+        };
+        match scanned.await {
+            Ok(()) => {
+                out.samples.append(&mut part.samples);
+                out.checks.append(&mut part.checks);
+            }
+            Err(ProbeError::Ldap(e)) => forest::unreachable(&domain, &e, "user scan", &mut out),
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(out)
+}
+
+/// Scans the scopes of one domain through a session to one of its DCs.
+async fn scan_scopes(
+    ctx: &AdContext,
+    session: &mut Session,
+    domain: &ForestDomain,
+    scopes: &[String],
+    accounts: &[ConnectorAccount],
+    out: &mut ProbeOutput,
+) -> Result<(), ProbeError> {
+    for scope in scopes {
+        let problem = match session.read(scope, &["objectClass"], "read a scope").await {
+            Ok(Some(_)) => None,
+            Ok(None) => Some("no such object".to_string()),
+            // A DN outside every domain of the forest: this scope's problem, not the run's.
+            Err(e @ LdapError::Referral { .. }) => Some(e.to_string()),
+            Err(e) => return Err(e.into()),
+        };
+        if let Some(observed) = problem {
+            out.checks.push(Check {
+                id: "ad_users_scope",
+                subject: scope.clone(),
+                title: "Writeback scope exists".to_string(),
+                status: Status::Fail,
+                observed,
+                remediation: Some("Correct `scopes` in the configuration.".to_string()),
+            });
+            continue;
+        }
+        let mut tally = Tally { per_account: vec![AccountTally::default(); accounts.len()], ..Tally::default() };
+        session
+            .search_paged(
+                scope,
+                Scope::Subtree,
+                FILTER,
+                &ATTRS,
+                vec![sd_flags_dacl()],
+                ctx.cfg.page_size,
+                "scan users",
+                |e| judge(&e, accounts, &mut tally),
+            )
+            .await?;
+        emit(&domain.name, scope, accounts, &tally, out);
+    }
+    Ok(())
 }
 
 /// Judges one user for every account and adds it to the tally.

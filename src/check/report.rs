@@ -149,7 +149,10 @@ mod tests {
         let store = Store::new();
         for (result, probe) in results.into_iter().zip([ProbeName::AdTopology, ProbeName::AdPolicy]) {
             let result = result
-                .map(|statuses| ProbeOutput { samples: Vec::new(), checks: statuses.into_iter().map(check).collect() })
+                .map(|statuses| ProbeOutput {
+                    checks: statuses.into_iter().map(check).collect(),
+                    ..ProbeOutput::default()
+                })
                 .map_err(|reason| (reason, "failed".to_string()));
             store.register("t", probe);
             store.record("t", probe, Duration::ZERO, result);
@@ -177,7 +180,7 @@ mod tests {
             "t",
             ProbeName::AdPolicy,
             Duration::ZERO,
-            Ok(ProbeOutput { samples: Vec::new(), checks: vec![failing] }),
+            Ok(ProbeOutput { checks: vec![failing], ..ProbeOutput::default() }),
         );
         store.record("t", ProbeName::AdTopology, Duration::ZERO, Err((Reason::Tls, "bad certificate".into())));
         let text = Report::from_store(&store, &config()).to_text();

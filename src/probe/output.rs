@@ -56,6 +56,9 @@ pub struct Check {
 pub struct ProbeOutput {
     pub samples: Vec<Sample>,
     pub checks: Vec<Check>,
+    /// Parts of a successful run that failed on their own (a forest domain no DC of which answered): each is
+    /// counted in `writeback_probe_failures_total` with its reason, while the run still succeeds.
+    pub partial_failures: Vec<crate::probe::Reason>,
 }
 
 impl ProbeOutput {

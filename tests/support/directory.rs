@@ -58,6 +58,12 @@ impl Seed {
         self.ops.push(json!({"op": "sdprop", "dn": dn}));
         self
     }
+    /// Adds an object given as LDIF (`dn:` line first), through Samba's own modules, with LDB controls such as
+    /// `relax:0` (lets a crossRef name a naming context that does not exist here).
+    pub fn add(mut self, ldif: &str, controls: &[&str]) -> Self {
+        self.ops.push(json!({"op": "add", "ldif": ldif, "controls": controls}));
+        self
+    }
     pub fn modify(mut self, ldif: &str) -> Self {
         self.ops.push(json!({"op": "modify", "ldif": ldif}));
         self
