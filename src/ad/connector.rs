@@ -160,7 +160,8 @@ pub fn server_from_description(description: &str) -> Option<String> {
         .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_'))
         .collect();
     let host = host.trim_end_matches('.').to_ascii_lowercase();
-    (!host.is_empty()).then_some(host)
+    // A label value: a DNS name is at most 253 characters; anything longer is not a host name.
+    (!host.is_empty() && host.len() <= 253).then_some(host)
 }
 
 #[cfg(test)]
@@ -177,5 +178,7 @@ mod tests {
         assert_eq!(server_from_description(entra).as_deref(), Some("sync-02.corp.example.test"));
         assert_eq!(server_from_description("Service account for writeback"), None);
         assert_eq!(server_from_description("running on computer "), None);
+        let huge = format!("running on computer {} configured", "a".repeat(1_000_000));
+        assert_eq!(server_from_description(&huge), None, "never an unbounded label");
     }
 }

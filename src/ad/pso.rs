@@ -15,6 +15,8 @@ struct Pso {
     min_age: Option<f64>,
     precedence: Option<i64>,
     applies_to: Vec<String>,
+    /// The DC returned only a range of the values (thousands of subjects).
+    applies_to_ranged: bool,
 }
 
 /// Reads the Password Settings Container and adds the PSO series and checks to `out`.
@@ -49,6 +51,7 @@ pub async fn add_psos(
                         min_age: Some(interval_seconds(age)),
                         precedence: e.int("msDS-PasswordSettingsPrecedence").ok().flatten(),
                         applies_to: e.values("msDS-PSOAppliesTo").map(str::to_string).collect(),
+                        applies_to_ranged: e.is_ranged("msDS-PSOAppliesTo"),
                     }),
                     _ => hidden += 1,
                 }
@@ -86,7 +89,7 @@ pub async fn add_psos(
             out.sample(&m::AD_PSO_PRECEDENCE, &[domain, &pso.name], precedence as f64);
         }
         let age = pso.min_age.unwrap_or(0.0);
-        let applies = if pso.applies_to.is_empty() { "nobody".to_string() } else { pso.applies_to.join("; ") };
+        let applies = describe_subjects(&pso.applies_to, pso.applies_to_ranged);
         out.checks.push(Check {
             id: "ad_pso_min_password_age",
             subject: pso.name.clone(),
@@ -104,4 +107,36 @@ pub async fn add_psos(
         });
     }
     Ok(())
+}
+
+/// How many subjects of a PSO `check` names; the rest are counted.
+const SUBJECTS_SHOWN: usize = 10;
+
+/// "A; B; C and 4 more": a PSO can apply to thousands of users and groups; the report names a few.
+fn describe_subjects(subjects: &[String], ranged: bool) -> String {
+    if subjects.is_empty() {
+        return "nobody".to_string();
+    }
+    let shown = subjects.iter().take(SUBJECTS_SHOWN).cloned().collect::<Vec<_>>().join("; ");
+    let rest = subjects.len().saturating_sub(SUBJECTS_SHOWN);
+    match (rest, ranged) {
+        (0, false) => shown,
+        (n, false) => format!("{shown} and {n} more"),
+        (n, true) => format!("{shown} and more than {n} others"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::describe_subjects;
+
+    #[test]
+    fn subjects_are_bounded() {
+        let many: Vec<String> = (0..3000).map(|i| format!("CN=u{i}")).collect();
+        let text = describe_subjects(&many, false);
+        assert!(text.starts_with("CN=u0; CN=u1;") && text.ends_with("CN=u9 and 2990 more"), "{text}");
+        assert!(describe_subjects(&many[..1500], true).ends_with("and more than 1490 others"));
+        assert_eq!(describe_subjects(&many[..2], false), "CN=u0; CN=u1");
+        assert_eq!(describe_subjects(&[], false), "nobody");
+    }
 }

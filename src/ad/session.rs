@@ -53,9 +53,20 @@ impl Entry {
         entry
     }
 
-    /// Raw values of an attribute (empty when absent).
+    /// Raw values of an attribute (empty when absent). AD hands out a large multi-valued attribute in ranges
+    /// (`member;range=0-1499` beyond MaxValRange values): such a first range counts as the attribute, see
+    /// [`Entry::is_ranged`].
     pub fn raw(&self, name: &str) -> &[Vec<u8>] {
-        self.attrs.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_slice()).unwrap_or_default()
+        self.attrs
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name) || ranged_name(n, name))
+            .map(|(_, v)| v.as_slice())
+            .unwrap_or_default()
+    }
+
+    /// True when the DC returned only a range of the attribute's values (there are more than [`Entry::raw`] has).
+    pub fn is_ranged(&self, name: &str) -> bool {
+        self.attrs.iter().any(|(n, _)| ranged_name(n, name))
     }
 
     /// The values that are text (directory strings, numbers); binary values are skipped.
@@ -73,6 +84,14 @@ impl Entry {
             .map(|v| v.trim().parse::<i64>().map_err(|_| format!("attribute {name} is not an integer: {v:?}")))
             .transpose()
     }
+}
+
+/// `member;range=0-1499` is a range of `member` (attribute names arrive lower-cased).
+fn ranged_name(returned: &str, name: &str) -> bool {
+    returned.len() > name.len()
+        && returned.is_char_boundary(name.len())
+        && returned[..name.len()].eq_ignore_ascii_case(name)
+        && returned[name.len()..].starts_with(";range=")
 }
 
 /// Asks AD for the DACL only when reading `nTSecurityDescriptor`: without it AD also asks for the SACL, and a
@@ -314,5 +333,20 @@ impl Session {
     /// Politely ends the session; errors are irrelevant at this point.
     pub async fn close(mut self) {
         let _ = tokio::time::timeout(Duration::from_secs(2), self.ldap.unbind()).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Entry;
+
+    #[test]
+    fn a_ranged_attribute_is_found_and_flagged() {
+        let entry = Entry::from_pairs("CN=g", &[("member;range=0-1499", "CN=a"), ("cn", "g")]);
+        assert_eq!(entry.first("member"), Some("CN=a"));
+        assert!(entry.is_ranged("member"));
+        assert!(!entry.is_ranged("cn"));
+        assert_eq!(entry.first("mem"), None, "a prefix is not the attribute");
+        assert!(!entry.is_ranged("memberOf"));
     }
 }

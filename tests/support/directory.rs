@@ -58,6 +58,13 @@ impl Seed {
         self.ops.push(json!({"op": "sdprop", "dn": dn}));
         self
     }
+    /// Adds `count` contacts `CN=<prefix>0000,<ou>`, ... in one transaction (cheap objects for huge multi-valued
+    /// attributes).
+    pub fn contacts(mut self, ou: &str, prefix: &str, count: usize) -> Self {
+        self.ops.push(json!({"op": "contacts", "ou": ou, "prefix": prefix, "count": count}));
+        self
+    }
+
     /// Adds an object given as LDIF (`dn:` line first), through Samba's own modules, with LDB controls such as
     /// `relax:0` (lets a crossRef name a naming context that does not exist here).
     pub fn add(mut self, ldif: &str, controls: &[&str]) -> Self {

@@ -10,6 +10,7 @@ Usage: /usr/bin/python3 seed.py SMB_CONF SAM_LDB OPS_JSON. OPS_JSON is a list of
   {"op": "protect", "dn": DN}                        (inheritance disabled, inherited ACEs removed)
   {"op": "sdprop", "dn": DN}                         (as SDProp leaves a protected account: AdminSDHolder's DACL)
   {"op": "modify", "ldif": LDIF}
+  {"op": "contacts", "ou": DN, "prefix": P, "count": N}   (CN=<P>0000.. contacts, in one transaction)
   {"op": "add", "ldif": LDIF, "controls": [..]}   (any object; e.g. a crossRef for a domain no DC serves, which
                                                    needs "relax:0": its nCName names no existing object)
 Used only by the integration tests (tests/support/directory.rs).
@@ -75,6 +76,16 @@ def main():
             samdb.modify_ldif("dn: %s\nchangetype: modify\nreplace: adminCount\nadminCount: 1\n-\n" % op["dn"])
         elif kind == "modify":
             samdb.modify_ldif(op["ldif"])
+        elif kind == "contacts":
+            # One transaction: thousands of separate adds would take minutes.
+            samdb.transaction_start()
+            try:
+                for i in range(op["count"]):
+                    samdb.add({"dn": "CN=%s%04d,%s" % (op["prefix"], i, op["ou"]), "objectClass": "contact"})
+            except Exception:
+                samdb.transaction_cancel()
+                raise
+            samdb.transaction_commit()
         elif kind == "add":
             samdb.add_ldif(op["ldif"], controls=op.get("controls") or None)
         else:
