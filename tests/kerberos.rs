@@ -89,4 +89,20 @@ async fn gssapi_bind_with_a_keytab_on_plain_ldap() {
     assert!(!log.contains(samba::MONITOR_PASSWORD), "the password reached the log");
     // The ticket came from the keytab, into the process' credential cache.
     assert!(dir.path().join("ccache").exists(), "no credential cache written");
+
+    // `check` binds the same way (a fresh credential cache: tickets from the keytab again).
+    let fresh = format!("FILE:{}", dir.path().join("ccache-check").display());
+    let out = std::process::Command::new(support::exporter::BIN)
+        .args(["check", "--target", "krb"])
+        .arg(format!("--config.file={}", cfg.display()))
+        .envs([env[0], env[1], ("KRB5CCNAME", fresh.as_str())])
+        .output()
+        .unwrap();
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert_ne!(out.status.code(), Some(3), "{report}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(report.contains("PASS  ad_topology    Domain controller answers LDAP [dc1.corp.example.test]"), "{report}");
+    assert!(
+        report.contains("FAIL  ad_acl         An Entra Connect connector account exists [corp.example.test]"),
+        "{report}"
+    );
 }
