@@ -1,6 +1,7 @@
 //! The forest's domains (crossRef objects with systemFlags & 2) on a real Samba DC. Samba hosts one domain here, so
 //! a second domain is a crossRef added to the configuration partition for a domain no DC serves
-//! (`ghost.example.test`): with `scopes` empty, every domain root is a scope, the real domain is evaluated as before,
+//! (`ghost.example.test`): with `scopes` empty, every domain root is a scope (and every domain's password policy is
+//! read), the real domain is evaluated as before,
 //! and the ghost domain is reported on its own (a FAIL check naming it, a log line, a counted failure reason) while
 //! the probes still succeed.
 
@@ -47,7 +48,7 @@ async fn every_domain_root_is_a_scope_and_an_unreachable_domain_is_reported_alon
     let failed = |probe: &'static str| [("target", "corp"), ("probe", probe), ("reason", "connect")];
     let m = exporter
         .wait_for_metrics(Duration::from_secs(60), "both probes succeed, the ghost domain counted", |m| {
-            ["ad_acl", "ad_users"].iter().all(|p| {
+            ["ad_policy", "ad_acl", "ad_users"].iter().all(|p| {
                 m.value("writeback_probe_success", &[("target", "corp"), ("probe", p)]) == Some(1.0)
                     && m.value("writeback_probe_failures_total", &failed(p)).is_some_and(|v| v >= 1.0)
             })
@@ -58,6 +59,11 @@ async fn every_domain_root_is_a_scope_and_an_unreachable_domain_is_reported_alon
     assert!(m.has("writeback_ad_domain_unexpire_password", &[("domain", samba::DNS_DOMAIN)]), "{}", m.text);
     assert!(m.has("writeback_ad_users_ready", &scope), "{}", m.text);
     assert!(!m.has("writeback_ad_users", &[("domain", "ghost.example.test")]), "{}", m.text);
+    assert_eq!(
+        m.value("writeback_ad_domain_min_password_age_seconds", &[("domain", samba::DNS_DOMAIN)]),
+        Some(86_400.0)
+    );
+    assert!(!m.has("writeback_ad_domain_min_password_age_seconds", &[("domain", "ghost.example.test")]));
     assert!(!m.has("writeback_ad_scope_permission", &[("scope", GHOST_NC)]), "{}", m.text);
     let log = exporter.log();
     assert!(log.contains("forest domain not reachable") && log.contains("domain=ghost.example.test"), "{log}");
@@ -68,6 +74,7 @@ async fn every_domain_root_is_a_scope_and_an_unreachable_domain_is_reported_alon
     assert_eq!(out.status.code(), Some(2), "{report}");
     let ghost: Vec<&str> = report.lines().filter(|l| l.contains("ghost.example.test")).collect();
     for part in [
+        "ad_policy      A DC of forest domain ghost.example.test answers (password policy)",
         "ad_acl         A DC of forest domain ghost.example.test answers (scope permissions)",
         "ad_users       A DC of forest domain ghost.example.test answers (user scan)",
     ] {

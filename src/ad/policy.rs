@@ -1,33 +1,82 @@
 //! Probe `ad_policy` (domain part): the password policy on the domain root, above all the minimum password age
 //! that must be 0 for writeback.
 
+use super::forest::{self, ForestDomain};
 use super::values::{describe_seconds, dn_to_dns_name, interval_seconds, max_age_seconds};
-use super::{AdContext, Entry};
+use super::{AdContext, Entry, Session};
 use crate::metrics::catalog as m;
 use crate::probe::{Check, ProbeError, ProbeOutput, Status};
 
 const ATTRS: [&str; 6] =
     ["minPwdAge", "maxPwdAge", "minPwdLength", "pwdHistoryLength", "pwdProperties", "lockoutThreshold"];
 
-/// Reads the domain root and the fine-grained policies from the first DC that answers.
+/// Reads the domain root and the fine-grained policies from the first DC that answers; then the same for every
+/// other domain of the forest that holds a scope (with `scopes` empty: every domain), on one of its DCs.
 ///
 /// # Errors
-/// Connection failures, or a domain root without the policy attributes (unreadable to this account).
+/// Connection failures, or a domain root without the policy attributes (unreadable to this account), in the bound
+/// domain. Another domain's failure is reported on its own ([`forest::unreachable`]).
 pub async fn run(ctx: &AdContext) -> Result<ProbeOutput, ProbeError> {
     let (mut session, root) = ctx.any_dc().await?;
     let domain_dn = root.default_naming_context.clone();
     let domain = dn_to_dns_name(&domain_dn)
         .ok_or_else(|| ProbeError::Other(format!("cannot derive a domain name from {domain_dn}")))?;
     let result = async {
-        let entry = session.read(&domain_dn, &ATTRS, "read the domain password policy").await?;
-        let entry = entry.ok_or_else(|| ProbeError::Other("the domain root object was not found".to_string()))?;
-        let mut out = policy_output(&domain, &entry).map_err(ProbeError::Other)?;
-        super::pso::add_psos(&mut session, &domain_dn, &domain, ctx.cfg.page_size, &mut out).await?;
-        Ok(out)
+        let mut out = domain_policy(ctx, &mut session, &domain_dn, &domain).await?;
+        let domains = forest::domains_or_own(&mut session, &root, ctx.cfg.page_size, &mut out).await;
+        let scopes = forest::scopes_or_roots(&ctx.cfg.scopes, &domains);
+        let others: Vec<ForestDomain> = forest::scopes_by_domain(&scopes, &domains)
+            .into_iter()
+            .map(|(d, _)| d)
+            .filter(|d| !d.nc.eq_ignore_ascii_case(&domain_dn))
+            .collect();
+        Ok::<_, ProbeError>((out, others))
     }
     .await;
     session.close().await;
-    result
+    let (mut out, others) = result?;
+    for other in others {
+        let read = async {
+            let (mut session, _, _) = ctx.domain_session(&other).await?;
+            let result = domain_policy(ctx, &mut session, &other.nc, &other.name).await;
+            session.close().await;
+            result
+        };
+        match read.await {
+            Ok(part) => {
+                out.samples.extend(part.samples);
+                out.checks.extend(part.checks);
+            }
+            Err(ProbeError::Ldap(e)) => forest::unreachable(&other, &e, "password policy", &mut out),
+            Err(e) => {
+                tracing::warn!(domain = %other.name, error = %e, "password policy of a forest domain not readable");
+                out.checks.push(Check {
+                    id: "ad_domain_min_password_age",
+                    subject: other.name.clone(),
+                    title: "Domain minimum password age is 0".to_string(),
+                    status: Status::Fail,
+                    observed: e.to_string(),
+                    remediation: Some("The monitoring account must be able to read the domain root.".to_string()),
+                });
+                out.partial_failures.push(e.reason());
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The domain root's policy and the domain's PSOs.
+async fn domain_policy(
+    ctx: &AdContext,
+    session: &mut Session,
+    domain_dn: &str,
+    domain: &str,
+) -> Result<ProbeOutput, ProbeError> {
+    let entry = session.read(domain_dn, &ATTRS, "read the domain password policy").await?;
+    let entry = entry.ok_or_else(|| ProbeError::Other("the domain root object was not found".to_string()))?;
+    let mut out = policy_output(domain, &entry).map_err(ProbeError::Other)?;
+    super::pso::add_psos(session, domain_dn, domain, ctx.cfg.page_size, &mut out).await?;
+    Ok(out)
 }
 
 fn required(entry: &Entry, name: &str) -> Result<i64, String> {
