@@ -1,6 +1,7 @@
 //! Kerberos binds against a real Samba DC: a keytab exported with `samba-tool domain exportkeytab`, a krb5.conf
 //! naming the DC's KDC, and `ldap://<DC host name>:389` without TLS, where a simple bind is refused
-//! (strongerAuthRequired) and a GSSAPI bind with a sealed session works, as with real AD.
+//! (strongerAuthRequired) and a GSSAPI bind with a sealed session works, as with real AD: from a client keytab
+//! (`KRB5_CLIENT_KTNAME`), from a credential cache filled by kinit, and failing clearly with neither.
 #![cfg(feature = "gssapi")]
 
 mod support;
@@ -90,12 +91,19 @@ async fn gssapi_bind_with_a_keytab_on_plain_ldap() {
     // The ticket came from the keytab, into the process' credential cache.
     assert!(dir.path().join("ccache").exists(), "no credential cache written");
 
-    // `check` binds the same way (a fresh credential cache: tickets from the keytab again).
-    let fresh = format!("FILE:{}", dir.path().join("ccache-check").display());
+    // `check` with a credential cache only, filled by kinit (as a sidecar or an operator would), no keytab.
+    let cache = format!("FILE:{}", dir.path().join("ccache-kinit").display());
+    let kinit = std::process::Command::new("kinit")
+        .args(["-k", "-t", keytab.to_str().unwrap(), &format!("{}@{}", samba::MONITOR_USER, samba::REALM)])
+        .envs([env[0], ("KRB5CCNAME", cache.as_str())])
+        .output()
+        .unwrap();
+    assert!(kinit.status.success(), "kinit: {}", String::from_utf8_lossy(&kinit.stderr));
     let out = std::process::Command::new(support::exporter::BIN)
         .args(["check", "--target", "krb"])
         .arg(format!("--config.file={}", cfg.display()))
-        .envs([env[0], env[1], ("KRB5CCNAME", fresh.as_str())])
+        .env_remove("KRB5_CLIENT_KTNAME")
+        .envs([env[0], ("KRB5CCNAME", cache.as_str())])
         .output()
         .unwrap();
     let report = String::from_utf8_lossy(&out.stdout);
@@ -105,4 +113,21 @@ async fn gssapi_bind_with_a_keytab_on_plain_ldap() {
         report.contains("FAIL  ad_acl         An Entra Connect connector account exists [corp.example.test]"),
         "{report}"
     );
+
+    // No credentials at all: `check` cannot connect (exit 3) and says what to set.
+    let empty = format!("FILE:{}", dir.path().join("ccache-empty").display());
+    let out = std::process::Command::new(support::exporter::BIN)
+        .args(["check", "--target", "krb"])
+        .arg(format!("--config.file={}", cfg.display()))
+        .env_remove("KRB5_CLIENT_KTNAME")
+        .envs([env[0], ("KRB5CCNAME", empty.as_str())])
+        .output()
+        .unwrap();
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert_eq!(out.status.code(), Some(3), "{text}");
+    assert!(
+        text.contains("probe could not run (auth)") && text.contains("No Kerberos credentials available"),
+        "{text}"
+    );
+    assert!(text.contains("set KRB5_CLIENT_KTNAME to a keytab"), "{text}");
 }
