@@ -1,7 +1,7 @@
 //! Bounded handling of what a real DC can send back (issue 4, item 6), against a real Samba DC:
 //! - a scope outside the domain's naming contexts: reported for that scope, the probes still succeed. Windows DCs
-//!   answer such a base with a referral (result code 10, `LdapError::Referral`, reason `config`, unit-tested in
-//!   src/ad/error.rs); Samba 4.17 answers noSuchObject, which is what this test meets;
+//!   answer such a base with a referral (result code 10); Samba 4.17 answers noSuchObject, which is what the first
+//!   test meets; the second plays such a DC (tests/support/referral_dc.rs): reason `config`, the referral named;
 //! - subordinate referrals: the user scan's subtree search at the domain root receives a search reference to the
 //!   configuration partition (checked with ldapsearch) and steps over it;
 //! - a huge multi-valued attribute: a PSO whose `msDS-PSOAppliesTo` holds 1600 DNs (more than AD's MaxValRange of
@@ -104,4 +104,37 @@ async fn referrals_and_huge_attributes_are_bounded() {
     let far: Vec<&str> = report.lines().filter(|l| l.contains(FAR_SCOPE)).collect();
     assert!(far.iter().any(|l| l.contains("ad_acl") && l.trim_start().starts_with("FAIL")), "{report}");
     assert!(far.iter().any(|l| l.contains("ad_users") && l.trim_start().starts_with("FAIL")), "{report}");
+}
+
+/// A DC that answers every search outside the rootDSE with a referral (as Windows does for a base outside its naming
+/// contexts): each probe fails with reason `config` and a message naming the referral, promptly, without a panic.
+#[tokio::test]
+async fn referrals_are_a_classified_failure() {
+    use support::referral_dc::{ReferralDc, REFERRAL_URL};
+
+    let dc = ReferralDc::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let pw = write_file(dir.path(), "pw", "irrelevant");
+    let text = format!(
+        "global:\n  interval: 2s\n  timeout: 20s\ntargets:\n  - name: corp\n    ad:\n      servers: [\"ldap://{}\"]\n      allow_plaintext: true\n      bind:\n        user: svc\n        password_file: \"{}\"\n",
+        dc.addr,
+        pw.display(),
+    );
+    let cfg = write_file(dir.path(), "writeback_exporter.yml", &text);
+    let exporter = Exporter::start(&cfg, &[]);
+    let config = |p: &'static str| [("probe", p), ("reason", "config")];
+    let m = exporter
+        .wait_for_metrics(Duration::from_secs(30), "referral failures counted", |m| {
+            ["ad_policy", "ad_connector", "ad_acl", "ad_users"]
+                .iter()
+                .all(|p| m.value("writeback_probe_failures_total", &config(p)).is_some_and(|v| v >= 1.0))
+        })
+        .await;
+    // The rootDSE answered: the DC is up, only what lies outside its naming contexts fails.
+    assert_eq!(m.value("writeback_ad_dc_up", &[("dc", "stray.corp.example.test")]), Some(1.0), "{}", m.text);
+    assert_eq!(m.value("writeback_probe_success", &[("probe", "ad_policy")]), Some(0.0));
+    let log = exporter.log();
+    assert!(log.contains(&format!("naming contexts (referral to {REFERRAL_URL})")), "{log}");
+    assert!(!log.contains("panicked"), "{log}");
+    assert!(dc.referrals.load(std::sync::atomic::Ordering::SeqCst) >= 4);
 }

@@ -6,4 +6,5 @@ pub mod dns;
 pub mod exporter;
 pub mod graph_fake;
 pub mod proxy;
+pub mod referral_dc;
 pub mod samba;
