@@ -62,12 +62,12 @@ pub(super) async fn bind(
 /// Adds what to do to the GSSAPI library's most common complaints.
 fn hint(detail: &str) -> String {
     let lower = detail.to_ascii_lowercase();
-    let advice = if lower.contains("no credentials") || lower.contains("credentials cache") {
-        " (no Kerberos credentials: run kinit for the account, or set KRB5_CLIENT_KTNAME to a keytab, and KRB5CCNAME)"
-    } else if lower.contains("server not found") {
+    let advice = if lower.contains("server not found") {
         " (the DC's service principal ldap/<host name> is unknown to the KDC: use the DC's full host name in the URL)"
     } else if lower.contains("cannot contact any kdc") || lower.contains("cannot find kdc") {
         " (check the realm's kdc entries in krb5.conf, KRB5_CONFIG, and that port 88 of the DCs is reachable)"
+    } else if lower.contains("credentials") {
+        " (no Kerberos credentials: run kinit for the account, or set KRB5_CLIENT_KTNAME to a keytab, and KRB5CCNAME)"
     } else {
         ""
     };
@@ -81,7 +81,9 @@ mod tests {
     #[test]
     fn common_failures_get_advice() {
         assert!(hint("No Kerberos credentials available").contains("KRB5_CLIENT_KTNAME"));
-        assert!(hint("Server not found in Kerberos database").contains("ldap/<host name>"));
+        assert!(hint("Unspecified GSS failure (Server not found in Kerberos database)").contains("ldap/<host name>"));
+        assert!(hint("No credentials were supplied (Can't find client principal x in cache)").contains("kinit"));
+        assert!(hint("Cannot contact any KDC for realm 'CORP'").contains("port 88"));
         assert_eq!(hint("something else"), "something else");
     }
 }
