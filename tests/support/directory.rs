@@ -62,6 +62,13 @@ impl Seed {
         self.ops.push(json!({"op": "modify", "ldif": ldif}));
         self
     }
+    /// `count` minimal enabled users `CN=<prefix>000000,<ou>`, ... without a password (for benchmarks); every
+    /// `inet_org_person_every`-th is an inetOrgPerson (0: none). `batch` adds per database transaction.
+    pub fn bulk_users(mut self, ou: &str, prefix: &str, count: u32, inet_org_person_every: u32, batch: u32) -> Self {
+        self.ops.push(json!({"op": "bulk_users", "ou": ou, "prefix": prefix, "count": count,
+            "inetorgperson_every": inet_org_person_every, "batch": batch}));
+        self
+    }
 
     /// Applies the operations to the DC's database.
     pub fn apply(self, dc: &SambaDc) {
