@@ -29,9 +29,7 @@ impl Scheduler {
         let mut tasks = JoinSet::new();
         let mut pairs = Vec::new();
         for target in &config.targets {
-            let ctx = Arc::new(TargetContext::new(target.clone(), config.timeout()));
-            // On its first run the SSPR probe looks back one interval.
-            ctx.set_sspr_lookback(config.interval(ProbeName::EntraSspr));
+            let ctx = Arc::new(TargetContext::new(target.clone(), &config));
             for probe in probes_for(target) {
                 pairs.push((target.name.clone(), probe));
                 store.register(&target.name, probe);
