@@ -6,7 +6,8 @@ mod support;
 
 use std::time::Duration;
 
-use support::directory::{try_writeback, user_dn, Seed};
+use support::directory::guids::{RESET_PASSWORD, USER_CLASS};
+use support::directory::{cmdlet_grants, try_writeback, user_dn, Seed};
 use support::dns::{FakeDns, Record};
 use support::exporter::{write_file, Exporter};
 use support::samba::{self, SambaDc};
@@ -60,10 +61,6 @@ const CONNECTOR: &str = "MSOL_0123456789ab";
 const CONNECTOR_PW: &str = "C0nnector-Pw-9!";
 const USER_PW: &str = "Us3r-Start-Pw-1!";
 const STAFF: &str = "OU=Staff,DC=corp,DC=example,DC=test";
-const USER_CLASS: &str = "bf967aba-0de6-11d0-a285-00aa003049e2";
-const RESET: &str = "00299570-246d-11d0-a768-00aa006e0529";
-const LOCKOUT_TIME: &str = "28630ebf-41d5-11d1-a9c1-0000f80367c1";
-const PWD_LAST_SET: &str = "bf967a0a-0de6-11d0-a285-00aa003049e2";
 /// NTDSDSA_OPT_DISABLE_INBOUND_REPL of the nTDSDSA `options` (MS-ADTS 6.1.1.2.2.1.2.1.1), what `samba-tool drs
 /// options --dsa-option=+DISABLE_INBOUND_REPL` sets: the DC pulls no changes until it is cleared.
 const DISABLE_INBOUND_REPL: u32 = 0x2;
@@ -86,17 +83,14 @@ fn set_dsa_options(dc: &SambaDc, options: u32) {
 #[tokio::test]
 async fn dcs_that_disagree_on_a_scope_are_each_reported_as_they_answer() {
     let dc1 = SambaDc::start().unwrap_or_else(|e| panic!("Samba DC: {e}"));
-    let grant = |right: &str, guid: &str| format!("(OA;CIIO;{right};{guid};{USER_CLASS};{{sid:{CONNECTOR}}})");
-    Seed::default()
+    let seed = Seed::default()
         .modify(&format!(
             "dn: {}\nchangetype: modify\nreplace: minPwdAge\nminPwdAge: 0\n-\nreplace: pwdHistoryLength\npwdHistoryLength: 0\n-\n",
             samba::DOMAIN_DN
         ))
         .user(CONNECTOR, CONNECTOR_PW, None)
-        .ou(STAFF)
-        .ace(STAFF, &grant("CR", RESET))
-        .ace(STAFF, &grant("WP", LOCKOUT_TIME))
-        .ace(STAFF, &grant("WP", PWD_LAST_SET))
+        .ou(STAFF);
+    cmdlet_grants(seed, STAFF, CONNECTOR)
         .user("anne", USER_PW, Some(STAFF))
         .user("ben", USER_PW, Some(STAFF))
         .apply(&dc1);
@@ -127,7 +121,7 @@ async fn dcs_that_disagree_on_a_scope_are_each_reported_as_they_answer() {
         .await;
 
     // An administrator denies Reset Password on the OU, on dc1.
-    Seed::default().ace(STAFF, &format!("(OD;CI;CR;{RESET};{USER_CLASS};{{sid:{CONNECTOR}}})")).apply(&dc1);
+    Seed::default().ace(STAFF, &format!("(OD;CI;CR;{RESET_PASSWORD};{USER_CLASS};{{sid:{CONNECTOR}}})")).apply(&dc1);
     let m = exporter
         .wait_for_metrics(Duration::from_secs(60), "dc1 denies, dc2 still grants", |m| {
             m.value("writeback_ad_scope_permission", &reset_on(dc1_name)) == Some(0.0)

@@ -87,6 +87,30 @@ impl Seed {
     }
 }
 
+/// The schema GUIDs writeback grants name (REFERENCE.md §1).
+pub mod guids {
+    pub const USER_CLASS: &str = "bf967aba-0de6-11d0-a285-00aa003049e2";
+    pub const RESET_PASSWORD: &str = "00299570-246d-11d0-a768-00aa006e0529";
+    pub const CHANGE_PASSWORD: &str = "ab721a53-1e2f-11d0-9819-00aa0040529b";
+    pub const LOCKOUT_TIME: &str = "28630ebf-41d5-11d1-a9c1-0000f80367c1";
+    pub const PWD_LAST_SET: &str = "bf967a0a-0de6-11d0-a285-00aa003049e2";
+    pub const USER_ACCOUNT_RESTRICTIONS: &str = "4c164200-20c0-11d0-a768-00aa006e0529";
+}
+
+/// An ACE for the account `who` (`{sid:who}`, resolved by seed.py) on descendant user objects (`/I:S` with the
+/// `user` class), as Microsoft's cmdlet writes it: `right` is `CR` or `WP`, `guid` the right or attribute.
+pub fn grant(right: &str, guid: &str, who: &str) -> String {
+    format!("(OA;CIIO;{right};{guid};{};{{sid:{who}}})", guids::USER_CLASS)
+}
+
+/// Microsoft's Set-ADSyncPasswordWritebackPermissions on `dn`: Reset, WP lockoutTime, WP pwdLastSet; no Change
+/// Password (that comes from the schema default).
+pub fn cmdlet_grants(seed: Seed, dn: &str, who: &str) -> Seed {
+    seed.ace(dn, &grant("CR", guids::RESET_PASSWORD, who))
+        .ace(dn, &grant("WP", guids::LOCKOUT_TIME, who))
+        .ace(dn, &grant("WP", guids::PWD_LAST_SET, who))
+}
+
 /// What the DC allowed the connector to do to one user.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Outcome {
