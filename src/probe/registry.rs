@@ -35,6 +35,14 @@ impl TargetContext {
         TargetContext::build(target, config, Duration::MAX)
     }
 
+    /// Keeps what must survive a reload from the context of the same target in the previous configuration: the
+    /// SSPR event cursor and counter (see [`EntraContext::carry_over`]).
+    pub fn carry_over(&self, previous: &TargetContext) {
+        if let (Some(entra), Some(old)) = (&self.entra, &previous.entra) {
+            entra.carry_over(old);
+        }
+    }
+
     fn build(target: Target, config: &Config, connector_reuse: Duration) -> TargetContext {
         let probe_timeout = config.timeout();
         let ad = target.ad.clone().map(|cfg| AdContext::new(cfg, probe_timeout, connector_reuse));
