@@ -131,6 +131,9 @@ def table(title, description, targets, unit, hide=("Time",), rename=None, overri
     p = panel("table", title, description, targets, unit)
     transformations = []
     if matrix_label:
+        # labelsToFields works on series labels: the query must return time series (instant), not a table.
+        for t in targets:
+            t.pop("format", None)
         transformations.append({"id": "labelsToFields", "options": {"mode": "columns", "valueLabel": matrix_label}})
     transformations.append({"id": "merge", "options": {}})
     transformations.append({
