@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the lab and the test suite need (Samba AD DC, LDAP tools, Prometheus with promtool,
-# Alertmanager, and the Kerberos headers plus libclang that the `gssapi` cargo feature builds against). Idempotent: does nothing when every tool is already present. Needs root for apt-get.
+# Alertmanager, systemd-analyze for the unit file, python3 for the dashboard generator, and the Kerberos headers
+# plus libclang that the `gssapi` cargo feature builds against). Idempotent: does nothing when every tool is
+# already present. Needs root for apt-get.
 set -euo pipefail
 
 need=()
@@ -18,6 +20,8 @@ command -v promtool >/dev/null 2>&1 || need+=(prometheus)
 command -v prometheus-alertmanager >/dev/null 2>&1 || need+=(prometheus-alertmanager)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
 command -v curl >/dev/null 2>&1 || need+=(curl)
+command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
+command -v python3 >/dev/null 2>&1 || need+=(python3)
 /usr/bin/python3 -c 'import samba.samdb' >/dev/null 2>&1 || need+=(python3-samba)
 
 if [ ${#need[@]} -eq 0 ]; then

@@ -4,6 +4,8 @@
 //! A new user's DACL is the `user` class's default security descriptor (explicit ACEs, first) followed by the
 //! scope's inheritable ACEs; that is why Change Password normally comes from the schema, not from the grant.
 
+use std::sync::Arc;
+
 use futures_util::future::join_all;
 use url::Url;
 
@@ -23,7 +25,7 @@ use crate::probe::{Check, ProbeError, ProbeOutput, Status};
 struct Basis {
     domain: String,
     user_default: Vec<Ace>,
-    connectors: Connectors,
+    connectors: Arc<Connectors>,
     /// Scopes by forest domain; the bound domain first (possibly with no scope: its root's Unexpire Password is
     /// still read).
     groups: Vec<(ForestDomain, Vec<String>)>,
@@ -143,7 +145,7 @@ async fn read_basis(
         .map_err(|e| ProbeError::Other(format!("defaultSecurityDescriptor of {class_dn}: {e}")))?
         .dacl
         .unwrap_or_default();
-    let connectors = connector::resolve(session, &ctx.cfg.connector_accounts, &domain_dn, ctx.cfg.page_size).await?;
+    let connectors = ctx.connectors(session, &domain_dn).await?;
     let domains = forest::domains_or_own(session, root, ctx.cfg.page_size, out).await;
     let scopes = forest::scopes_or_roots(&ctx.cfg.scopes, &domains);
     let mut groups = forest::scopes_by_domain(&scopes, &domains);

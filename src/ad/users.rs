@@ -6,7 +6,7 @@
 
 use ldap3::Scope;
 
-use super::connector::{self, ConnectorAccount};
+use super::connector::ConnectorAccount;
 use super::forest::{self, ForestDomain};
 use super::security::{check_access_on, guids, Decision, Right, SecurityDescriptor};
 use super::session::sd_flags_dacl;
@@ -96,8 +96,7 @@ pub async fn run(ctx: &AdContext) -> Result<ProbeOutput, ProbeError> {
     let domain_dn = root.default_naming_context.clone();
     let mut out = ProbeOutput::default();
     let result = async {
-        let connectors =
-            connector::resolve(&mut session, &ctx.cfg.connector_accounts, &domain_dn, ctx.cfg.page_size).await?;
+        let connectors = ctx.connectors(&mut session, &domain_dn).await?;
         let domains = forest::domains_or_own(&mut session, &root, ctx.cfg.page_size, &mut out).await;
         let scopes = forest::scopes_or_roots(&ctx.cfg.scopes, &domains);
         let groups = forest::scopes_by_domain(&scopes, &domains);

@@ -5,6 +5,8 @@ pub mod directory;
 pub mod dns;
 pub mod exporter;
 pub mod graph_fake;
+pub mod prometheus;
 pub mod proxy;
 pub mod referral_dc;
 pub mod samba;
+pub mod scenario;
