@@ -6,6 +6,7 @@ pub mod connector_health;
 pub mod discovery;
 mod error;
 mod fixes;
+pub mod gpo;
 pub mod policy;
 mod pso;
 pub mod security;
