@@ -65,6 +65,16 @@ fn winner<'a>(
     None
 }
 
+/// GPMC states password ages in days.
+fn days_text(seconds: f64) -> String {
+    let days = seconds / 86_400.0;
+    if days == 1.0 {
+        "1 day".to_string()
+    } else {
+        format!("{days} days")
+    }
+}
+
 fn describe_link(gpo: &Gpo, link: &Link) -> String {
     let at = match link.at {
         LinkedAt::Domain => "the domain root",
@@ -152,8 +162,8 @@ fn min_age_check(obs: &Observed, order: &[&Link], out: &mut ProbeOutput) {
             remediation: None,
         },
         Some(w) => {
-            let days = w.value / 86_400.0;
-            let mut observed = format!("{} sets Minimum password age = {days} days", describe_link(w.gpo, w.link));
+            let days = days_text(w.value);
+            let mut observed = format!("{} sets Minimum password age = {days}", describe_link(w.gpo, w.link));
             if !w.unknown_above.is_empty() {
                 observed.push_str(&format!(
                     "; GPOs with higher precedence could not be read: {}",
@@ -169,7 +179,7 @@ fn min_age_check(obs: &Observed, order: &[&Link], out: &mut ProbeOutput) {
                 observed,
                 remediation: (!ok).then(|| {
                     format!(
-                        "Users who changed their password within {days} days cannot reset it through writeback \
+                        "Users who changed their password within {days} cannot reset it through writeback \
                          (event 33008). In Group Policy Management edit \"{}\": {MIN_AGE_PATH} = 0 days, then run \
                          `gpupdate /force` on the PDC emulator.",
                         w.gpo.name
