@@ -68,7 +68,7 @@ impl Setting {
     }
 
     /// The template's raw value in the unit the metrics use (seconds for ages, `+Inf` for "never expires").
-    fn from_inf(self, raw: i64) -> Result<f64, String> {
+    fn metric_value(self, raw: i64) -> Result<f64, String> {
         let days = || raw as f64 * DAY;
         match self {
             Setting::MinPasswordAge if raw < 0 => Err(format!("MinimumPasswordAge = {raw} is negative")),
@@ -115,7 +115,7 @@ impl Template {
         for setting in Setting::ALL {
             if let Some(raw) = inf.int(SYSTEM_ACCESS, setting.inf_key())? {
                 let line = inf.get(SYSTEM_ACCESS, setting.inf_key()).map_or(0, |e| e.line);
-                let value = setting.from_inf(raw).map_err(|problem| InfError { line, problem })?;
+                let value = setting.metric_value(raw).map_err(|problem| InfError { line, problem })?;
                 template.settings.push((setting, value));
             }
         }
