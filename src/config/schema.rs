@@ -94,7 +94,7 @@ pub struct AdConfig {
 #[serde(deny_unknown_fields)]
 pub struct SmbConfig {
     #[serde(default = "default_smb_port")]
-    pub port: u16,
+    pub port: Spanned<u16>,
 }
 
 impl Default for SmbConfig {
@@ -103,8 +103,9 @@ impl Default for SmbConfig {
     }
 }
 
-fn default_smb_port() -> u16 {
-    445
+fn default_smb_port() -> Spanned<u16> {
+    let nowhere = serde_saphyr::Location::UNKNOWN;
+    Spanned::new(445, nowhere, nowhere)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
