@@ -235,6 +235,7 @@ async fn gpo_values_are_read_from_sysvol_and_judged() {
     let sam_labels = [d, ("gpo", "DC Hardening")];
     assert_eq!(m.value("writeback_ad_restrict_remote_sam_configured", &sam_labels), Some(1.0));
     assert_eq!(m.value("writeback_ad_restrict_remote_sam_configured", &[d, ("gpo", "Writeback Policy")]), Some(0.0));
+    assert_eq!(m.value("writeback_ad_restrict_remote_sam_configured", &[d, ("gpo", "Empty GPO")]), Some(0.0));
     let allows = [d, ("gpo", "DC Hardening"), ("account", CONNECTOR)];
     assert_eq!(m.value("writeback_ad_restrict_remote_sam_allows_connector", &allows), Some(0.0));
     drop(exporter);

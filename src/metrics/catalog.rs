@@ -219,7 +219,7 @@ pub static AD_GPO_TEMPLATE_READABLE: MetricDef = gauge(
     "writeback_ad_gpo_template_readable",
     ProbeName::AdGpo,
     &["domain", "gpo"],
-    "1 when the GPO's GptTmpl.inf was read and parsed (or the GPO has none: it sets no security settings), 0 when it could not be read or is malformed (its settings are then unknown).",
+    "1 when the GPO's GptTmpl.inf was read and parsed (or the GPO has none: it sets no security settings), 0 when it is malformed (its settings are then unknown and it is skipped when choosing winners).",
 );
 
 // --- entra_* (probes entra_licenses, entra_sync, entra_sspr; src/graph/)

@@ -245,8 +245,12 @@ fn restrict_remote_sam(obs: &Observed, out: &mut ProbeOutput) {
         if !seen.insert(link.guid.as_str()) {
             continue;
         }
-        let Some((gpo, TemplateState::Read(template))) = obs.gpo(&link.guid) else { continue };
-        let configured = template.restrict_remote_sam.as_ref();
+        let (gpo, configured) = match obs.gpo(&link.guid) {
+            Some((gpo, TemplateState::Read(template))) => (gpo, template.restrict_remote_sam.as_ref()),
+            // No template: the GPO sets no security option at all.
+            Some((gpo, TemplateState::Absent)) => (gpo, None),
+            _ => continue,
+        };
         out.sample(&m::AD_RESTRICT_REMOTE_SAM_CONFIGURED, &[domain, &gpo.name], flag(configured.is_some()));
         let Some((sddl, _line)) = configured else { continue };
         let mut allows = Vec::new();
