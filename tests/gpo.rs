@@ -40,6 +40,14 @@ fn default_policy(min_age_days: u32) -> String {
 /// Writes a GPO's GptTmpl.inf in UTF-16LE with BOM, then gives SYSVOL its NT ACLs back (files written behind
 /// Samba's back have none, REFERENCE.md section 6).
 fn write_template(dc: &SambaDc, guid: &str, bytes: &[u8]) {
+    let file = template_file(dc, guid);
+    std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+    std::fs::write(&file, bytes).unwrap();
+    dc.samba_tool_conf(&["ntacl", "sysvolreset"]).unwrap();
+}
+
+/// `<sysvol>/Policies/{GUID}/MACHINE/Microsoft/Windows NT/SecEdit/GptTmpl.inf`, matching the GUID's case.
+fn template_file(dc: &SambaDc, guid: &str) -> PathBuf {
     let policies = dc.sysvol_domain_dir().join("Policies");
     let dir = std::fs::read_dir(&policies)
         .unwrap()
@@ -47,10 +55,7 @@ fn write_template(dc: &SambaDc, guid: &str, bytes: &[u8]) {
         .map(|e| e.path())
         .find(|p| p.file_name().is_some_and(|n| n.to_string_lossy().eq_ignore_ascii_case(guid)))
         .unwrap_or_else(|| panic!("no {guid} under {}", policies.display()));
-    let secedit: PathBuf = dir.join("MACHINE/Microsoft/Windows NT/SecEdit");
-    std::fs::create_dir_all(&secedit).unwrap();
-    std::fs::write(secedit.join("GptTmpl.inf"), bytes).unwrap();
-    dc.samba_tool_conf(&["ntacl", "sysvolreset"]).unwrap();
+    dir.join("MACHINE/Microsoft/Windows NT/SecEdit/GptTmpl.inf")
 }
 
 fn utf16(text: &str) -> Vec<u8> {
@@ -275,4 +280,13 @@ async fn gpo_values_are_read_from_sysvol_and_judged() {
     assert_eq!(probe["reason"], "connect", "{probe:#}");
     assert!(probe["error"].as_str().unwrap().contains("cannot reach SYSVOL over SMB"), "{probe:#}");
     assert_eq!(probe["checks"].as_array().map(Vec::len), Some(0));
+
+    // G: SYSVOL reachable but the template is not readable by the monitoring account: reason permission.
+    let ddp = template_file(&dc, DDP);
+    let only_admins = "O:BAG:SYD:PAI(A;;FA;;;BA)(A;;FA;;;SY)";
+    dc.samba_tool_conf(&["ntacl", "set", only_admins, ddp.to_str().unwrap(), "--service=sysvol"]).unwrap();
+    let probe = check(&cfg);
+    assert_eq!(probe["state"], "failed", "{probe:#}");
+    assert_eq!(probe["reason"], "permission", "{probe:#}");
+    assert!(probe["error"].as_str().unwrap().contains("access denied"), "{probe:#}");
 }
