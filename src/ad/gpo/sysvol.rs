@@ -111,7 +111,7 @@ impl Sysvol {
         })?;
         if let Err(e) = connected {
             let _ = client.close().await;
-            return Err(classify_connect(&server, port, user, e));
+            return Err(classify_connect(&server, port, user, timeout, e));
         }
         Ok(Sysvol { client, share, server, timeout })
     }
@@ -192,7 +192,7 @@ impl Sysvol {
     }
 }
 
-fn classify_connect(server: &str, port: u16, user: &str, e: smb::Error) -> SysvolError {
+fn classify_connect(server: &str, port: u16, user: &str, timeout: Duration, e: smb::Error) -> SysvolError {
     let server = server.to_string();
     let detail = e.to_string();
     match (&e, status_of(&e)) {
@@ -203,9 +203,7 @@ fn classify_connect(server: &str, port: u16, user: &str, e: smb::Error) -> Sysvo
             SysvolError::Permission { server, path: String::new(), detail }
         }
         (smb::Error::SspiError(_), _) => SysvolError::Auth { server, user: user.to_string(), detail },
-        (smb::Error::OperationTimeout(..), _) => {
-            SysvolError::Timeout { server, operation: "connect", after: Duration::ZERO }
-        }
+        (smb::Error::OperationTimeout(..), _) => SysvolError::Timeout { server, operation: "connect", after: timeout },
         (
             smb::Error::IoError(_)
             | smb::Error::TransportError(_)
