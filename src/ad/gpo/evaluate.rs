@@ -313,3 +313,127 @@ fn restrict_remote_sam(obs: &Observed, out: &mut ProbeOutput) {
         });
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::links::parse_gplink;
+    use super::*;
+    use crate::ad::security::{Sid, Token};
+
+    const A: &str = "{AAAAAAAA-0000-0000-0000-000000000001}";
+    const B: &str = "{BBBBBBBB-0000-0000-0000-000000000002}";
+    const C: &str = "{CCCCCCCC-0000-0000-0000-000000000003}";
+
+    fn gpo(guid: &str, name: &str, computer_disabled: bool) -> Gpo {
+        Gpo { guid: guid.into(), name: name.into(), file_sys_path: None, version: Some(1), computer_disabled }
+    }
+
+    fn sets(settings: &[(Setting, f64)], sam: Option<&str>) -> TemplateState {
+        TemplateState::Read(Template {
+            settings: settings.to_vec(),
+            restrict_remote_sam: sam.map(|s| (s.to_string(), 3)),
+        })
+    }
+
+    fn links(domain: &str, ou: &str) -> Vec<Link> {
+        let mut links = parse_gplink(domain, LinkedAt::Domain).0;
+        links.extend(parse_gplink(ou, LinkedAt::DomainControllers).0);
+        links
+    }
+
+    fn observed(links: Vec<Link>, gpos: Vec<(Gpo, TemplateState)>) -> Observed {
+        let domain_sid: Sid = "S-1-5-21-1-2-3".parse().unwrap();
+        let account = crate::ad::connector::ConnectorAccount {
+            sam: "MSOL_1".into(),
+            dn: "CN=MSOL_1,CN=Users,DC=corp".into(),
+            sid: domain_sid.with_rid(1105),
+            description: None,
+            user_account_control: 512,
+            pwd_last_set: None,
+            lockout_time: None,
+            computed_flags: None,
+            password_expiry: None,
+            token: Token::new(domain_sid.with_rid(1105), [domain_sid.with_rid(513)]),
+            groups_known: true,
+        };
+        Observed {
+            domain: "corp.example.test".into(),
+            domain_dn: "DC=corp,DC=example,DC=test".into(),
+            links,
+            dc_ou_blocked: false,
+            gpos,
+            dangling: Vec::new(),
+            domain_values: vec![(Setting::MinPasswordAge, 86_400.0)],
+            domain_sid: Some(domain_sid),
+            connectors: vec![account],
+        }
+    }
+
+    fn link_text(guid: &str, options: u32) -> String {
+        format!("[LDAP://cn={guid},cn=policies,cn=system,DC=corp,DC=example,DC=test;{options}]")
+    }
+
+    fn status(out: &ProbeOutput, id: &str) -> Vec<(Status, String)> {
+        out.checks.iter().filter(|c| c.id == id).map(|c| (c.status, c.subject.clone())).collect()
+    }
+
+    #[test]
+    fn disabled_links_and_computer_sides_do_not_win() {
+        // A (order 1) has its computer side disabled, B (order 2) is linked but disabled, C (order 3) sets 2 days.
+        let domain = format!("{}{}{}", link_text(C, 0), link_text(B, 1), link_text(A, 0));
+        let obs = observed(
+            links(&domain, ""),
+            vec![
+                (gpo(A, "A", true), TemplateState::Skipped),
+                (gpo(B, "B", false), sets(&[(Setting::MinPasswordAge, 0.0)], None)),
+                (gpo(C, "C", false), sets(&[(Setting::MinPasswordAge, 172_800.0)], None)),
+            ],
+        );
+        let out = evaluate(&obs);
+        assert_eq!(status(&out, "ad_gpo_min_password_age"), [(Status::Fail, "C".to_string())]);
+        assert_eq!(
+            status(&out, "ad_gpo_password_policy_drift"),
+            [(Status::Warn, "corp.example.test min_password_age".to_string())]
+        );
+        let info: Vec<&str> =
+            out.samples.iter().filter(|s| s.metric.name == m::AD_GPO_INFO.name).map(|s| s.labels[1].as_str()).collect();
+        assert_eq!(info, ["C", "A"], "a disabled link has no info series");
+    }
+
+    #[test]
+    fn enforced_domain_link_beats_the_domain_controllers_ou() {
+        let allow_all = "O:BAG:BAD:(A;;RC;;;AU)";
+        let admins = "O:BAG:BAD:(A;;RC;;;BA)";
+        let gpos = || {
+            vec![
+                (gpo(A, "Domain SAM", false), sets(&[], Some(admins))),
+                (gpo(B, "DC SAM", false), sets(&[], Some(allow_all))),
+            ]
+        };
+        // Not enforced: the OU's GPO wins and allows.
+        let out = evaluate(&observed(links(&link_text(A, 0), &link_text(B, 0)), gpos()));
+        assert_eq!(status(&out, "ad_gpo_restrict_remote_sam"), [(Status::Pass, "MSOL_1".to_string())]);
+        // Enforced at the domain: the domain's GPO wins and blocks.
+        let out = evaluate(&observed(links(&link_text(A, 2), &link_text(B, 0)), gpos()));
+        assert_eq!(status(&out, "ad_gpo_restrict_remote_sam"), [(Status::Fail, "MSOL_1".to_string())]);
+        let blocks = out
+            .samples
+            .iter()
+            .filter(|s| s.metric.name == m::AD_RESTRICT_REMOTE_SAM_ALLOWS_CONNECTOR.name)
+            .map(|s| (s.labels[1].as_str(), s.value))
+            .collect::<Vec<_>>();
+        assert_eq!(blocks, [("Domain SAM", 0.0), ("DC SAM", 1.0)]);
+    }
+
+    #[test]
+    fn duplicate_names_give_one_series() {
+        let domain = format!("{}{}", link_text(B, 0), link_text(A, 0));
+        let obs = observed(
+            links(&domain, ""),
+            vec![(gpo(A, "Same", false), TemplateState::Absent), (gpo(B, "Same", false), TemplateState::Absent)],
+        );
+        let out = evaluate(&obs);
+        let info = out.samples.iter().filter(|s| s.metric.name == m::AD_GPO_TEMPLATE_READABLE.name).count();
+        assert_eq!(info, 1);
+    }
+}
