@@ -1,7 +1,11 @@
-//! The lab: a real Samba AD DC on a loopback address and the exporter watching it, in one process.
+//! The lab: a real Samba AD DC and a fake Entra tenant seeded with the breakage writeback meets in real ones, the
+//! exporter watching both, Prometheus evaluating alerts/writeback.rules.yml, and Alertmanager receiving the alerts,
+//! all on loopback addresses, in one command.
 //!
-//! `cargo run --example lab` (or `scripts/lab.sh`, which installs the Debian packages first). Ctrl-C stops both
-//! and removes the DC. A fresh domain has a minimum password age of 1 day, so `check` FAILs until it is fixed.
+//! `scripts/lab.sh [LISTEN]` (installs the Debian packages first) or `cargo run --example lab -- [LISTEN]`; LISTEN
+//! is the exporter's address (default 127.0.0.1:9862). Ctrl-C stops everything and removes the DC. The scenario is
+//! tests/support/scenario.rs, the one the dashboard test runs every query against; docs/lab.md lists what fires
+//! and how each fix clears it.
 
 #[path = "../tests/support/samba.rs"]
 #[allow(dead_code)]
@@ -11,95 +15,112 @@ mod samba;
 #[allow(dead_code)]
 mod directory;
 
-use std::path::PathBuf;
+#[path = "../tests/support/graph_fake.rs"]
+#[allow(dead_code)]
+mod graph_fake;
+
+#[path = "../tests/support/prometheus.rs"]
+#[allow(dead_code)]
+mod prometheus;
+
+#[path = "../tests/support/scenario.rs"]
+#[allow(dead_code)]
+mod scenario;
+
+/// graph_fake's `run_check` names the binary; the lab does not use it.
+#[allow(dead_code)]
+mod exporter {
+    pub const BIN: &str = "target/debug/writeback_exporter";
+}
+
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::Duration;
 
 use writeback_exporter::{app, logging};
 
-const USER_CLASS: &str = "bf967aba-0de6-11d0-a285-00aa003049e2";
-const STAFF: &str = "OU=Staff,DC=corp,DC=example,DC=test";
-const LEGACY: &str = "OU=Legacy,DC=corp,DC=example,DC=test";
+/// `preferred` when it is free on 127.0.0.1, else any free port.
+fn port(preferred: u16) -> u16 {
+    match std::net::TcpListener::bind(("127.0.0.1", preferred)) {
+        Ok(_) => preferred,
+        Err(_) => prometheus::free_port(),
+    }
+}
 
-/// A small domain with the breakage writeback meets in real ones: the connector account holds Microsoft's grant on
-/// the domain root (Reset, Write lockoutTime, Write pwdLastSet for descendant users), and among the users are one
-/// with "User cannot change password", an inetOrgPerson, an AdminSDHolder-protected admin, one with inheritance
-/// disabled, and an OU with inheritance disabled. The minimum password age stays at the default 1 day.
-fn seed(dc: &samba::SambaDc) {
-    let grant = |guid: &str, right: &str| format!("(OA;CIIO;{right};{guid};{USER_CLASS};{{sid:MSOL_0123456789ab}})");
-    let pw = "Lab-User-Passw0rd!";
-    let dn = |name: &str, ou: &str| format!("CN={name},{ou}");
-    directory::Seed::default()
-        .user_with_description(
-            "MSOL_0123456789ab",
-            "Lab-Connector-Passw0rd!",
-            "Account created by Microsoft Azure Active Directory Connect with installation identifier \
-             0123456789ab4cdef0123456789abcde running on computer CONNECT01 configured to synchronize to tenant \
-             contoso.onmicrosoft.com. This account must have directory replication permissions in the local Active \
-             Directory and write permission on certain attributes to enable Hybrid Deployment.",
-        )
-        .ace(samba::DOMAIN_DN, &grant("00299570-246d-11d0-a768-00aa006e0529", "CR"))
-        .ace(samba::DOMAIN_DN, &grant("28630ebf-41d5-11d1-a9c1-0000f80367c1", "WP"))
-        .ace(samba::DOMAIN_DN, &grant("bf967a0a-0de6-11d0-a285-00aa003049e2", "WP"))
-        .ou(STAFF)
-        .ou(LEGACY)
-        .user("alice", pw, Some(STAFF))
-        .user("bob", pw, Some(STAFF))
-        .ace(&dn("bob", STAFF), "(OD;;CR;ab721a53-1e2f-11d0-9819-00aa0040529b;;WD)")
-        .ace(&dn("bob", STAFF), "(OD;;CR;ab721a53-1e2f-11d0-9819-00aa0040529b;;PS)")
-        .inet_org_person("carol", pw, Some(STAFF))
-        .user("dave", pw, Some(STAFF))
-        .sdprop(&dn("dave", STAFF))
-        .user("erin", pw, Some(STAFF))
-        .protect(&dn("erin", STAFF))
-        .protect(LEGACY)
-        .user("frank", pw, Some(LEGACY))
-        .apply(dc);
+fn absolute(path: &Path) -> PathBuf {
+    std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf())
 }
 
 fn main() -> ExitCode {
-    let listen = std::env::args().nth(1).unwrap_or_else(|| ":9862".to_string());
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("lab: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn run() -> Result<(), String> {
+    let listen = std::env::args().nth(1).unwrap_or_else(|| "127.0.0.1:9862".to_string());
     logging::init(logging::Level::Info, logging::Format::Logfmt);
     let _ = rustls::crypto::ring::default_provider().install_default();
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let lab_dir = root.join("target/lab");
+    // A previous run's Prometheus data would carry its alerts over: start clean.
+    let _ = std::fs::remove_dir_all(&lab_dir);
+    std::fs::create_dir_all(&lab_dir).map_err(|e| format!("cannot create {}: {e}", lab_dir.display()))?;
 
     eprintln!("lab: starting a Samba AD DC (provisioning takes about 10 s the first time)...");
-    let dc = match samba::SambaDc::start() {
-        Ok(dc) => dc,
-        Err(e) => {
-            eprintln!("lab: cannot start the Samba DC: {e}\nlab: run scripts/install-deps.sh as root first");
-            return ExitCode::from(1);
-        }
-    };
-    seed(&dc);
-    let lab_dir = PathBuf::from("target/lab");
-    if let Err(e) = std::fs::create_dir_all(&lab_dir) {
-        eprintln!("lab: cannot create {}: {e}", lab_dir.display());
-        return ExitCode::from(1);
-    }
+    let dc = samba::SambaDc::start()
+        .map_err(|e| format!("cannot start the Samba DC: {e}\nlab: run scripts/install-deps.sh as root first"))?;
+    scenario::seed_domain(&dc);
+
+    let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
+    let fake =
+        runtime.block_on(graph_fake::GraphFake::start(graph_fake::Credential::Secret(graph_fake::SECRET.to_string())));
+    scenario::seed_tenant(&fake);
+
     let password_file = lab_dir.join("ad.password");
+    let secret_file = lab_dir.join("graph.secret");
     let config_file = lab_dir.join("writeback_exporter.yml");
-    let config = format!(
-        "# Written by examples/lab.rs for the lab DC at {url}.\nglobal:\n  interval: 30s\n  timeout: 20s\ntargets:\n  - name: lab\n    ad:\n      servers: [\"{url}\"]\n      bind:\n        user: {user}\n        password_file: ad.password\n      tls:\n        ca_file: \"{ca}\"\n",
-        url = dc.ldaps_url(),
-        user = samba::MONITOR_UPN,
-        ca = std::fs::canonicalize(dc.ca_pem_path()).unwrap_or_else(|_| dc.ca_pem_path().to_path_buf()).display(),
-    );
-    let written =
-        std::fs::write(&password_file, samba::MONITOR_PASSWORD).and_then(|()| std::fs::write(&config_file, config));
-    if let Err(e) = written {
-        eprintln!("lab: cannot write the lab config: {e}");
-        return ExitCode::from(1);
-    }
-    let port = listen.rsplit(':').next().unwrap_or("9862");
+    std::fs::write(&password_file, samba::MONITOR_PASSWORD).map_err(|e| e.to_string())?;
+    std::fs::write(&secret_file, graph_fake::SECRET).map_err(|e| e.to_string())?;
+    let config = scenario::exporter_config(&dc, samba::MONITOR_UPN, &password_file, &fake, &secret_file, "30s");
+    std::fs::write(&config_file, format!("# Written by examples/lab.rs.\n{config}")).map_err(|e| e.to_string())?;
+
+    let exporter_addr: std::net::SocketAddr =
+        listen.parse().map_err(|e| format!("listen address {listen}: {e} (give host:port, e.g. 127.0.0.1:9862)"))?;
+    let alertmanager = prometheus::Alertmanager::start(&lab_dir.join("alertmanager"), Some(port(9093)))
+        .map_err(|e| format!("Alertmanager: {e}"))?;
+    let prom = prometheus::Prometheus::start(&prometheus::PrometheusSetup {
+        exporter: exporter_addr,
+        rule_files: vec![absolute(&root.join("alerts/writeback.rules.yml"))],
+        alertmanager: Some(alertmanager.addr),
+        scrape_interval: "15s",
+        dir: Some(lab_dir.join("prometheus")),
+        port: Some(port(9090)),
+    })
+    .map_err(|e| format!("Prometheus: {e}"))?;
+
     println!(
-        "\nlab: Samba AD DC {dc_name} at {url}\n\
-         lab: exporter on http://127.0.0.1:{port}/  (metrics: http://127.0.0.1:{port}/metrics)\n\
+        "\nlab: Samba AD DC {dc_name} at {url} (domain corp.example.test; Administrator / {admin_pw})\n\
+         lab: fake Microsoft Graph at {graph}\n\
+         lab: exporter      http://{exporter_addr}/  (metrics: http://{exporter_addr}/metrics)\n\
+         lab: Prometheus    {prom_url}  (alerts: {prom_url}alerts)\n\
+         lab: Alertmanager  {am_url}\n\
          lab: config {config}\n\
          lab: try, in another terminal:\n\
          \x20   target/debug/writeback_exporter check --config.file {config}\n\
-         \x20   samba-tool domain passwordsettings set --min-pwd-age=0 -H {sam} -s {conf}\n\
-         lab: Ctrl-C stops the exporter and the DC.\n",
+         \x20   export LAB=\"-H {sam} -s {conf}\"\n\
+         \x20   samba-tool domain passwordsettings set --min-pwd-age=0 $LAB\n\
+         lab: docs/lab.md lists what fires and the fix for each. Ctrl-C stops everything.\n",
         dc_name = samba::DC_HOST_NAME,
         url = dc.ldaps_url(),
+        admin_pw = samba::ADMIN_PASSWORD,
+        graph = fake.url(),
+        prom_url = prom.url("/"),
+        am_url = alertmanager.url("/"),
         config = config_file.display(),
         sam = dc.dir().join("private/sam.ldb").display(),
         conf = dc.smb_conf_path().display(),
@@ -111,22 +132,27 @@ fn main() -> ExitCode {
         telemetry_path: "/metrics".to_string(),
         web_config_file: None,
     };
-    let runtime = match tokio::runtime::Runtime::new() {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("lab: {e}");
-            return ExitCode::from(1);
+    let result = runtime.block_on(async {
+        // Users at work: a few self-service resets and changes, one failed, once a minute has passed and then
+        // every 30 minutes (WritebackSSPRFailures fires on each burst and clears an hour later).
+        let users = async {
+            let mut n = 0;
+            tokio::time::sleep(Duration::from_secs(60)).await;
+            loop {
+                n += 1;
+                scenario::sspr_events(&fake, &format!("lab-{n}"));
+                tokio::time::sleep(Duration::from_secs(1800)).await;
+            }
+        };
+        tokio::select! {
+            r = app::run(opts, async { let _ = tokio::signal::ctrl_c().await; }) => r,
+            () = users => Ok(()),
         }
-    };
-    let result = runtime.block_on(app::run(opts, async {
-        let _ = tokio::signal::ctrl_c().await;
-    }));
+    });
+    eprintln!("lab: stopping Prometheus, Alertmanager and the DC");
+    drop(prom);
+    drop(alertmanager);
+    drop(fake);
     drop(dc);
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("lab: {e}");
-            ExitCode::from(1)
-        }
-    }
+    result.map_err(|e| e.to_string())
 }

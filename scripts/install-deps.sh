@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the lab and the test suite need (Samba AD DC, LDAP tools, Prometheus with promtool,
-# Alertmanager). Idempotent: does nothing when every tool is already present. Needs root for apt-get.
+# Alertmanager, systemd-analyze for the unit file, python3 for the dashboard generator). Idempotent: does nothing
+# when every tool is already present. Needs root for apt-get.
 set -euo pipefail
 
 need=()
@@ -13,6 +14,8 @@ command -v promtool >/dev/null 2>&1 || need+=(prometheus)
 command -v prometheus-alertmanager >/dev/null 2>&1 || need+=(prometheus-alertmanager)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
 command -v curl >/dev/null 2>&1 || need+=(curl)
+command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
+command -v python3 >/dev/null 2>&1 || need+=(python3)
 /usr/bin/python3 -c 'import samba.samdb' >/dev/null 2>&1 || need+=(python3-samba)
 
 if [ ${#need[@]} -eq 0 ]; then

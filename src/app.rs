@@ -66,7 +66,7 @@ pub async fn run(opts: Options, shutdown: impl Future<Output = ()> + Send) -> Re
 
     let store = Store::new();
     let stop = CancellationToken::new();
-    let mut scheduler = Scheduler::start(config.clone(), store.clone(), stop.child_token());
+    let mut scheduler = Scheduler::start(config.clone(), store.clone(), stop.child_token(), None);
     log_targets(&config);
     let (config_tx, config_rx) = watch::channel(config);
     let (reload_tx, mut reload_rx) = mpsc::channel::<ReloadRequest>(4);
@@ -117,9 +117,9 @@ async fn reload(
         Ok(new) => {
             let new = Arc::new(new);
             // Stop the old probes first, so that none of them records a result for a target the new config dropped.
-            let placeholder = Scheduler::idle();
-            std::mem::replace(scheduler, placeholder).stop(GRACE).await;
-            *scheduler = Scheduler::start(new.clone(), store.clone(), stop.child_token());
+            let mut old = std::mem::replace(scheduler, Scheduler::idle());
+            old.stop(GRACE).await;
+            *scheduler = Scheduler::start(new.clone(), store.clone(), stop.child_token(), Some(&old));
             config_tx.send_replace(new.clone());
             metrics.set_reload_successful(true);
             tracing::info!(file = %opts.config_file.display(), "configuration reloaded");

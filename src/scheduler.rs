@@ -21,17 +21,27 @@ const MAX_START_JITTER: Duration = Duration::from_secs(30);
 pub struct Scheduler {
     tasks: JoinSet<()>,
     cancel: CancellationToken,
+    contexts: Vec<Arc<TargetContext>>,
 }
 
 impl Scheduler {
-    /// Starts a task per (target, probe) of `config`. `cancel` stops them (on reload or shutdown).
-    pub fn start(config: Arc<Config>, store: Arc<Store>, cancel: CancellationToken) -> Scheduler {
+    /// Starts a task per (target, probe) of `config`. `cancel` stops them (on reload or shutdown). `previous`: the
+    /// stopped scheduler this one replaces (a reload), whose per-target state carries over by target name.
+    pub fn start(
+        config: Arc<Config>,
+        store: Arc<Store>,
+        cancel: CancellationToken,
+        previous: Option<&Scheduler>,
+    ) -> Scheduler {
         let mut tasks = JoinSet::new();
         let mut pairs = Vec::new();
+        let mut contexts = Vec::new();
         for target in &config.targets {
-            let ctx = Arc::new(TargetContext::new(target.clone(), config.timeout()));
-            // On its first run the SSPR probe looks back one interval.
-            ctx.set_sspr_lookback(config.interval(ProbeName::EntraSspr));
+            let ctx = Arc::new(TargetContext::new(target.clone(), &config));
+            if let Some(old) = previous.and_then(|p| p.contexts.iter().find(|c| c.target.name == target.name)) {
+                ctx.carry_over(old);
+            }
+            contexts.push(Arc::clone(&ctx));
             for probe in probes_for(target) {
                 pairs.push((target.name.clone(), probe));
                 store.register(&target.name, probe);
@@ -49,16 +59,16 @@ impl Scheduler {
             }
         }
         store.retain(&pairs);
-        Scheduler { tasks, cancel }
+        Scheduler { tasks, cancel, contexts }
     }
 
     /// A scheduler with no tasks (stands in while a reload swaps schedulers).
     pub fn idle() -> Scheduler {
-        Scheduler { tasks: JoinSet::new(), cancel: CancellationToken::new() }
+        Scheduler { tasks: JoinSet::new(), cancel: CancellationToken::new(), contexts: Vec::new() }
     }
 
-    /// Cancels every task and waits for them, at most `grace`.
-    pub async fn stop(mut self, grace: Duration) {
+    /// Cancels every task and waits for them, at most `grace`. The per-target state stays, for a successor.
+    pub async fn stop(&mut self, grace: Duration) {
         self.cancel.cancel();
         let drained = tokio::time::timeout(grace, async { while self.tasks.join_next().await.is_some() {} }).await;
         if drained.is_err() {

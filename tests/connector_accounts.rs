@@ -85,8 +85,17 @@ async fn connector_accounts_are_discovered_and_judged() {
     assert!((expiry - set - 42.0 * 86_400.0).abs() < 1.0, "expiry {expiry}, set {set}");
     assert!(!m.has("writeback_ad_connector_account_password_last_set_timestamp_seconds", &acct("MSOL_cccccccccccc")));
 
-    let out = Command::new(BIN).arg("check").arg(format!("--config.file={}", cfg.display())).output().unwrap();
+    let out = Command::new(BIN)
+        .arg("check")
+        .arg(format!("--config.file={}", cfg.display()))
+        .arg("--log.level=debug")
+        .output()
+        .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
+    // ad_connector, ad_acl and ad_users all need the accounts and their tokens: one read serves the three.
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(log.matches("connector accounts read").count(), 1, "{log}");
+    assert!(text.contains("  ad_users ") && text.contains("  ad_acl "), "ad_acl and ad_users ran too: {text}");
     assert!(text.contains("FAIL  ad_connector   Connector account is enabled, unlocked and its password valid [MSOL_aaaaaaaaaaaa]: disabled"), "{text}");
     assert!(text.contains("[MSOL_bbbbbbbbbbbb]: locked out"), "{text}");
     assert!(text.contains("[MSOL_cccccccccccc]: password expired"), "{text}");

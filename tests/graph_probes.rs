@@ -271,4 +271,20 @@ async fn sspr_events_are_counted_once_across_runs_and_pages() {
     }
     let first = &rig.fake.requests_to(AUDITS)[0];
     assert!(first.query.contains("%24orderby=activityDateTime+asc"), "{}", first.query);
+
+    // A reload carries the cursor and the counter over: f and g, already counted, come again with a new h; a
+    // fresh cursor would count all three again from 0 (a counter reset that rate() would read as 3 new events).
+    rig.fake.set_collection(
+        AUDITS,
+        vec![
+            audit("f", t + 4.0, "Change password (self-service)", "success"),
+            audit("g", t + 5.0, "Unlock user account (self-service)", "timeout"),
+            audit("h", t + 6.0, "Reset password (self-service)", "failure"),
+        ],
+    );
+    assert_eq!(exporter.post("/-/reload").await.0, 200);
+    let m = exporter.wait_for_metrics(WAIT, "h counted after the reload", |m| sspr_sum(m) >= 8.0).await;
+    assert_eq!(sspr_sum(&m), 8.0, "{}", m.text);
+    assert_eq!(sspr(&m, "reset_password_self_service", "failure"), Some(2.0));
+    assert_eq!(sspr(&m, "change_password_self_service", "success"), Some(1.0));
 }

@@ -8,7 +8,10 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use support::directory::{try_writeback, user_dn, Seed};
+use support::directory::guids::{
+    CHANGE_PASSWORD as CHANGE, LOCKOUT_TIME, PWD_LAST_SET, RESET_PASSWORD as RESET, USER_ACCOUNT_RESTRICTIONS,
+};
+use support::directory::{cmdlet_grants, grant, try_writeback, user_dn, Seed};
 use support::exporter::{write_file, Exporter, Metrics};
 use support::samba::{self, SambaDc, DOMAIN_DN};
 
@@ -17,12 +20,6 @@ const CONNECTOR: &str = "MSOL_0123456789ab";
 const CONNECTOR_PW: &str = "C0nnector-Pw-9!";
 const USER_PW: &str = "Us3r-Start-Pw-1!";
 const STAFF: &str = "OU=Staff,DC=corp,DC=example,DC=test";
-const USER_CLASS: &str = "bf967aba-0de6-11d0-a285-00aa003049e2";
-const RESET: &str = "00299570-246d-11d0-a768-00aa006e0529";
-const CHANGE: &str = "ab721a53-1e2f-11d0-9819-00aa0040529b";
-const LOCKOUT_TIME: &str = "28630ebf-41d5-11d1-a9c1-0000f80367c1";
-const PWD_LAST_SET: &str = "bf967a0a-0de6-11d0-a285-00aa003049e2";
-const USER_ACCOUNT_RESTRICTIONS: &str = "4c164200-20c0-11d0-a768-00aa006e0529";
 const PERMISSIONS: [&str; 4] = ["reset_password", "change_password", "write_lockout_time", "write_pwd_last_set"];
 
 fn start_dc() -> SambaDc {
@@ -45,18 +42,6 @@ fn base_seed() -> Seed {
              Directory and write permission on certain attributes to enable Hybrid Deployment.",
         )
         .ou(STAFF)
-}
-
-/// An ACE for `who` on descendant user objects (`/I:S` with class user), as Microsoft's cmdlet writes it.
-fn grant(right: &str, guid: &str, who: &str) -> String {
-    format!("(OA;CIIO;{right};{guid};{USER_CLASS};{{sid:{who}}})")
-}
-
-/// Microsoft's Set-ADSyncPasswordWritebackPermissions: Reset, WP lockoutTime, WP pwdLastSet; no Change Password.
-fn cmdlet_grants(seed: Seed, dn: &str, who: &str) -> Seed {
-    seed.ace(dn, &grant("CR", RESET, who))
-        .ace(dn, &grant("WP", LOCKOUT_TIME, who))
-        .ace(dn, &grant("WP", PWD_LAST_SET, who))
 }
 
 fn config(dir: &Path, dc: &SambaDc, scopes: &[&str], accounts: &[&str]) -> PathBuf {

@@ -4,6 +4,8 @@
 //! A new user's DACL is the `user` class's default security descriptor (explicit ACEs, first) followed by the
 //! scope's inheritable ACEs; that is why Change Password normally comes from the schema, not from the grant.
 
+use std::sync::Arc;
+
 use futures_util::future::join_all;
 use url::Url;
 
@@ -23,7 +25,7 @@ struct Basis {
     domain: String,
     domain_dn: String,
     user_default: Vec<Ace>,
-    connectors: Connectors,
+    connectors: Arc<Connectors>,
     scopes: Vec<String>,
 }
 
@@ -120,7 +122,7 @@ async fn read_basis(ctx: &AdContext, session: &mut Session, root: &RootDse) -> R
         .map_err(|e| ProbeError::Other(format!("defaultSecurityDescriptor of {class_dn}: {e}")))?
         .dacl
         .unwrap_or_default();
-    let connectors = connector::resolve(session, &ctx.cfg.connector_accounts, &domain_dn, ctx.cfg.page_size).await?;
+    let connectors = ctx.connectors(session, &domain_dn).await?;
     let scopes = if ctx.cfg.scopes.is_empty() { vec![domain_dn.clone()] } else { ctx.cfg.scopes.clone() };
     Ok(Basis { domain, domain_dn, user_default, connectors, scopes })
 }

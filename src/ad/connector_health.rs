@@ -1,7 +1,7 @@
 //! Probe `ad_connector`: is each connector account usable? Disabled, locked out or with an expired password,
 //! it cannot write anything back; several enabled `MSOL_` accounts usually mean stale installations.
 
-use super::connector::{self, server_from_description, ConnectorAccount};
+use super::connector::{server_from_description, ConnectorAccount};
 use super::values::{dn_to_dns_name, filetime_to_unix, interval_seconds};
 use crate::metrics::catalog as m;
 use crate::probe::{Check, ProbeError, ProbeOutput, Status};
@@ -21,8 +21,7 @@ pub async fn run(ctx: &super::AdContext) -> Result<ProbeOutput, ProbeError> {
     let result = async {
         let lockout = session.read(&domain_dn, &["lockoutDuration"], "read the lockout duration").await?;
         let lockout_duration = lockout.and_then(|e| e.int("lockoutDuration").ok().flatten()).map(interval_seconds);
-        let connectors =
-            connector::resolve(&mut session, &ctx.cfg.connector_accounts, &domain_dn, ctx.cfg.page_size).await?;
+        let connectors = ctx.connectors(&mut session, &domain_dn).await?;
         Ok::<_, ProbeError>((lockout_duration, connectors))
     }
     .await;

@@ -17,14 +17,15 @@ pub mod users;
 pub mod values;
 
 use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 pub use error::LdapError;
 pub use session::{Entry, RootDse, Session};
 use url::Url;
 
 use crate::config::AdTarget;
+use connector::Connectors;
 
 /// Longest single LDAP operation; the probe's own timeout bounds the whole run.
 const MAX_OP_TIMEOUT: Duration = Duration::from_secs(30);
@@ -41,10 +42,15 @@ pub struct AdContext {
     dc_names: Mutex<HashMap<String, String>>,
     /// The DCs the directory lists (nTDSDSA objects), learned by `ad_topology`: probed and failed over to as well.
     listed: Mutex<Vec<Url>>,
+    /// The connector accounts as last resolved (when the read started, for which domain), shared by `ad_connector`,
+    /// `ad_acl` and `ad_users`; an async lock, so that probes starting together wait for one read.
+    connectors: tokio::sync::Mutex<Option<(Instant, String, Arc<Connectors>)>>,
+    /// How long a read of the connector accounts is reused (zero: never).
+    connector_reuse: Duration,
 }
 
 impl AdContext {
-    pub fn new(cfg: AdTarget, probe_timeout: Duration) -> AdContext {
+    pub fn new(cfg: AdTarget, probe_timeout: Duration, connector_reuse: Duration) -> AdContext {
         if cfg.tls.insecure_skip_verify {
             tracing::warn!("tls.insecure_skip_verify is set: DC certificates are not verified");
         }
@@ -57,7 +63,30 @@ impl AdContext {
             op_timeout: probe_timeout.min(MAX_OP_TIMEOUT),
             dc_names: Mutex::new(HashMap::new()),
             listed: Mutex::new(Vec::new()),
+            connectors: tokio::sync::Mutex::new(None),
+            connector_reuse,
         }
+    }
+
+    /// The connector accounts of `domain_dn` (configured or discovered) with their tokens: read through `session`
+    /// at most once per probe cycle and shared by the probes that need them (one search and one tokenGroups read
+    /// per account per cycle, not per probe).
+    ///
+    /// # Errors
+    /// LDAP failures of the read; nothing is cached then.
+    pub async fn connectors(&self, session: &mut Session, domain_dn: &str) -> Result<Arc<Connectors>, LdapError> {
+        let mut cached = self.connectors.lock().await;
+        if let Some((started, dn, connectors)) = cached.as_ref() {
+            if dn == domain_dn && started.elapsed() < self.connector_reuse {
+                return Ok(Arc::clone(connectors));
+            }
+        }
+        let started = Instant::now();
+        let fresh =
+            Arc::new(connector::resolve(session, &self.cfg.connector_accounts, domain_dn, self.cfg.page_size).await?);
+        tracing::debug!(domain = %domain_dn, accounts = fresh.accounts.len(), "connector accounts read");
+        *cached = Some((started, domain_dn.to_string(), Arc::clone(&fresh)));
+        Ok(fresh)
     }
 
     /// The DCs to use, in order: the configured servers, else the domain's DNS SRV records; then the DCs the

@@ -6,7 +6,7 @@
 
 use ldap3::Scope;
 
-use super::connector::{self, ConnectorAccount};
+use super::connector::ConnectorAccount;
 use super::security::{check_access_on, guids, Decision, Right, SecurityDescriptor};
 use super::session::sd_flags_dacl;
 use super::values::dn_to_dns_name;
@@ -96,8 +96,7 @@ pub async fn run(ctx: &AdContext) -> Result<ProbeOutput, ProbeError> {
     let domain =
         dn_to_dns_name(&domain_dn).ok_or_else(|| ProbeError::Other(format!("no domain name in {domain_dn}")))?;
     let result = async {
-        let connectors =
-            connector::resolve(&mut session, &ctx.cfg.connector_accounts, &domain_dn, ctx.cfg.page_size).await?;
+        let connectors = ctx.connectors(&mut session, &domain_dn).await?;
         let scopes = if ctx.cfg.scopes.is_empty() { vec![domain_dn.clone()] } else { ctx.cfg.scopes.clone() };
         let mut out = ProbeOutput::default();
         for scope in &scopes {

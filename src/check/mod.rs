@@ -9,7 +9,7 @@ use futures_util::future::join_all;
 pub use report::{ProbeReport, Report, Summary, TargetReport};
 
 use crate::config::Config;
-use crate::probe::{probes_for, run_probe, ProbeName, TargetContext};
+use crate::probe::{probes_for, run_probe, TargetContext};
 use crate::snapshot::Store;
 
 /// Runs the probes (all targets concurrently, a target's probes in order) and builds the report.
@@ -18,8 +18,7 @@ pub async fn run_once(config: &Config) -> Report {
     let runs = config.targets.iter().map(|target| {
         let store = Arc::clone(&store);
         async move {
-            let ctx = TargetContext::new(target.clone(), config.timeout());
-            ctx.set_sspr_lookback(config.interval(ProbeName::EntraSspr));
+            let ctx = TargetContext::single_run(target.clone(), config);
             for probe in probes_for(target) {
                 store.register(&target.name, probe);
                 let started = Instant::now();

@@ -84,6 +84,17 @@ impl EntraContext {
         }
     }
 
+    /// Takes over the SSPR event cursor of the context this one replaces on a reload, when both read the same
+    /// tenant through the same Graph endpoint (otherwise the events are another stream).
+    pub fn carry_over(&self, previous: &EntraContext) {
+        if previous.cfg.tenant_id != self.cfg.tenant_id || previous.endpoints.graph_base != self.endpoints.graph_base {
+            return;
+        }
+        if let (Ok(mut cursor), Ok(mut old)) = (self.sspr.lock(), previous.sspr.lock()) {
+            cursor.take_over(&mut old);
+        }
+    }
+
     /// Starts a probe run: its requests share a deadline inside the probe timeout.
     fn run(&self) -> client::Run<'_> {
         let deadline = tokio::time::Instant::now() + self.probe_timeout.mul_f64(RUN_BUDGET);

@@ -99,6 +99,15 @@ impl Cursor {
         self.lookback = lookback;
     }
 
+    /// Continues where `previous` stood (a reload replaced its context): its position, the ids it counted and the
+    /// counter itself, so that nothing is counted twice and the counter does not restart. Keeps this lookback;
+    /// `previous` is left with this cursor's fresh state.
+    pub fn take_over(&mut self, previous: &mut Cursor) {
+        let lookback = self.lookback;
+        std::mem::swap(self, previous);
+        self.lookback = lookback;
+    }
+
     /// The earliest activityDateTime the next query asks for.
     pub fn since(&self, now: f64) -> f64 {
         match self.newest {
@@ -275,6 +284,30 @@ mod tests {
         assert_eq!(value("other", "other"), Some(1.0));
         assert_eq!(value("change_password_self_service", "timeout"), Some(0.0), "exported from 0");
         assert_eq!(out.samples.len(), 10 * 4, "9 distinct activities + other, 4 results");
+    }
+
+    #[test]
+    fn a_reload_continues_the_stream_and_the_counter() {
+        let now = parse_rfc3339("2025-01-01T12:00:00Z").unwrap();
+        let mut old = Cursor::new(Duration::from_secs(600));
+        let since = old.since(now);
+        old.absorb(since, &[event("a", "2025-01-01T11:55:00Z", "Reset password (self-service)", "failure")], true);
+        // The reload's new context, with another interval.
+        let mut cursor = Cursor::new(Duration::from_secs(3600));
+        cursor.take_over(&mut old);
+        let since = cursor.since(now + 60.0);
+        assert_eq!(format_rfc3339(since), "2025-01-01T11:40:00Z", "continues from the last event, not an hour back");
+        let again = [
+            event("a", "2025-01-01T11:55:00Z", "Reset password (self-service)", "failure"),
+            event("b", "2025-01-01T12:00:30Z", "Reset password (self-service)", "failure"),
+        ];
+        let added = cursor.absorb(since, &again, true);
+        assert_eq!(added.counts.values().sum::<u64>(), 1, "a was counted before the reload");
+        let mut out = ProbeOutput::default();
+        cursor.samples(&mut out);
+        let value = out.samples.iter().find(|s| s.labels == ["reset_password_self_service", "failure"]);
+        assert_eq!(value.map(|s| s.value), Some(2.0), "the counter goes on from where it stood");
+        assert_eq!(cursor.lookback, Duration::from_secs(3600), "the new interval applies");
     }
 
     #[test]

@@ -4,8 +4,11 @@ use std::time::Duration;
 
 use super::{ProbeError, ProbeName, ProbeOutput};
 use crate::ad::{self, AdContext};
-use crate::config::Target;
+use crate::config::{Config, Target};
 use crate::graph::{self, EntraContext};
+
+/// The share of the connector probes' shortest interval during which one read of the connector accounts is reused.
+const CONNECTOR_REUSE: f64 = 0.9;
 
 /// Per-target state that outlives single probe runs (e.g. DC host names learned earlier, for stable labels).
 #[derive(Debug)]
@@ -16,18 +19,40 @@ pub struct TargetContext {
 }
 
 impl TargetContext {
-    pub fn new(target: Target, probe_timeout: Duration) -> TargetContext {
-        let ad = target.ad.clone().map(|cfg| AdContext::new(cfg, probe_timeout));
-        let entra = target.entra.clone().map(|cfg| EntraContext::new(&target.name, cfg, probe_timeout));
-        TargetContext { target, ad, entra }
+    /// For the scheduler: the connector accounts are read once per cycle of the most frequent probe that needs
+    /// them and shared (for a little less than that interval, so that its next run always reads them afresh).
+    pub fn new(target: Target, config: &Config) -> TargetContext {
+        let cycle = [ProbeName::AdConnector, ProbeName::AdAcl, ProbeName::AdUsers]
+            .into_iter()
+            .map(|p| config.interval(p))
+            .min()
+            .unwrap_or_default();
+        TargetContext::build(target, config, cycle.mul_f64(CONNECTOR_REUSE))
     }
 
-    /// `entra_sspr` looks back one of its intervals on its first run; only the caller knows that interval
-    /// (default: 5 minutes).
-    pub fn set_sspr_lookback(&self, interval: Duration) {
-        if let Some(entra) = &self.entra {
-            entra.set_sspr_lookback(interval);
+    /// For `check`, which runs each probe once: one read of the connector accounts serves the whole run.
+    pub fn single_run(target: Target, config: &Config) -> TargetContext {
+        TargetContext::build(target, config, Duration::MAX)
+    }
+
+    /// Keeps what must survive a reload from the context of the same target in the previous configuration: the
+    /// SSPR event cursor and counter (see [`EntraContext::carry_over`]).
+    pub fn carry_over(&self, previous: &TargetContext) {
+        if let (Some(entra), Some(old)) = (&self.entra, &previous.entra) {
+            entra.carry_over(old);
         }
+    }
+
+    fn build(target: Target, config: &Config, connector_reuse: Duration) -> TargetContext {
+        let probe_timeout = config.timeout();
+        let ad = target.ad.clone().map(|cfg| AdContext::new(cfg, probe_timeout, connector_reuse));
+        let entra = target.entra.clone().map(|cfg| {
+            let entra = EntraContext::new(&target.name, cfg, probe_timeout);
+            // On its first run `entra_sspr` looks back one of its intervals.
+            entra.set_sspr_lookback(config.interval(ProbeName::EntraSspr));
+            entra
+        });
+        TargetContext { target, ad, entra }
     }
 }
 

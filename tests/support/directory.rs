@@ -62,6 +62,13 @@ impl Seed {
         self.ops.push(json!({"op": "modify", "ldif": ldif}));
         self
     }
+    /// `count` minimal enabled users `CN=<prefix>000000,<ou>`, ... without a password (for benchmarks); every
+    /// `inet_org_person_every`-th is an inetOrgPerson (0: none). `batch` adds per database transaction.
+    pub fn bulk_users(mut self, ou: &str, prefix: &str, count: u32, inet_org_person_every: u32, batch: u32) -> Self {
+        self.ops.push(json!({"op": "bulk_users", "ou": ou, "prefix": prefix, "count": count,
+            "inetorgperson_every": inet_org_person_every, "batch": batch}));
+        self
+    }
 
     /// Applies the operations to the DC's database.
     pub fn apply(self, dc: &SambaDc) {
@@ -78,6 +85,30 @@ impl Seed {
             .expect("run seed.py");
         assert!(out.status.success(), "seed.py failed:\n{}", String::from_utf8_lossy(&out.stderr));
     }
+}
+
+/// The schema GUIDs writeback grants name (REFERENCE.md §1).
+pub mod guids {
+    pub const USER_CLASS: &str = "bf967aba-0de6-11d0-a285-00aa003049e2";
+    pub const RESET_PASSWORD: &str = "00299570-246d-11d0-a768-00aa006e0529";
+    pub const CHANGE_PASSWORD: &str = "ab721a53-1e2f-11d0-9819-00aa0040529b";
+    pub const LOCKOUT_TIME: &str = "28630ebf-41d5-11d1-a9c1-0000f80367c1";
+    pub const PWD_LAST_SET: &str = "bf967a0a-0de6-11d0-a285-00aa003049e2";
+    pub const USER_ACCOUNT_RESTRICTIONS: &str = "4c164200-20c0-11d0-a768-00aa006e0529";
+}
+
+/// An ACE for the account `who` (`{sid:who}`, resolved by seed.py) on descendant user objects (`/I:S` with the
+/// `user` class), as Microsoft's cmdlet writes it: `right` is `CR` or `WP`, `guid` the right or attribute.
+pub fn grant(right: &str, guid: &str, who: &str) -> String {
+    format!("(OA;CIIO;{right};{guid};{};{{sid:{who}}})", guids::USER_CLASS)
+}
+
+/// Microsoft's Set-ADSyncPasswordWritebackPermissions on `dn`: Reset, WP lockoutTime, WP pwdLastSet; no Change
+/// Password (that comes from the schema default).
+pub fn cmdlet_grants(seed: Seed, dn: &str, who: &str) -> Seed {
+    seed.ace(dn, &grant("CR", guids::RESET_PASSWORD, who))
+        .ace(dn, &grant("WP", guids::LOCKOUT_TIME, who))
+        .ace(dn, &grant("WP", guids::PWD_LAST_SET, who))
 }
 
 /// What the DC allowed the connector to do to one user.

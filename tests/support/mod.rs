@@ -5,5 +5,7 @@ pub mod directory;
 pub mod dns;
 pub mod exporter;
 pub mod graph_fake;
+pub mod prometheus;
 pub mod proxy;
 pub mod samba;
+pub mod scenario;
