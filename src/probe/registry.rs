@@ -22,7 +22,7 @@ impl TargetContext {
     /// For the scheduler: the connector accounts are read once per cycle of the most frequent probe that needs
     /// them and shared (for a little less than that interval, so that its next run always reads them afresh).
     pub fn new(target: Target, config: &Config) -> TargetContext {
-        let cycle = [ProbeName::AdConnector, ProbeName::AdAcl, ProbeName::AdUsers]
+        let cycle = [ProbeName::AdConnector, ProbeName::AdAcl, ProbeName::AdUsers, ProbeName::AdGpo]
             .into_iter()
             .map(|p| config.interval(p))
             .min()

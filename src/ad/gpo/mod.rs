@@ -24,7 +24,7 @@ pub use sysvol::SysvolError;
 
 use self::links::{parse_gplink, Link, LinkedAt};
 use self::template::{Setting, Template};
-use super::connector::{self, ConnectorAccount};
+use super::connector::ConnectorAccount;
 use super::security::Sid;
 use super::values::{dn_to_dns_name, interval_seconds, max_age_seconds};
 use super::{AdContext, Entry, LdapError, Session};
@@ -131,7 +131,8 @@ async fn read_directory(
     }
     let domain_values = domain_values(&root);
     let domain_sid = root.raw("objectSid").first().and_then(|b| Sid::from_bytes(b).ok()).map(|(sid, _)| sid);
-    let connectors = connector::resolve(session, &ctx.cfg.connector_accounts, domain_dn, ctx.cfg.page_size).await?;
+    // Shared with ad_connector, ad_acl and ad_users: one read of the accounts and their tokenGroups per cycle.
+    let connectors = ctx.connectors(session, domain_dn).await?;
     let observed = Observed {
         domain,
         domain_dn: domain_dn.to_string(),
@@ -141,7 +142,7 @@ async fn read_directory(
         dangling,
         domain_values,
         domain_sid,
-        connectors: connectors.accounts,
+        connectors: connectors.accounts.clone(),
     };
     Ok((observed, gpos))
 }
