@@ -6,7 +6,7 @@
 //! - [`config`]: the YAML file, parsed strictly and validated (every error names file, line and key).
 //! - [`scheduler`]: runs every (target, probe) in the background on its interval, under its timeout.
 //! - [`probe`]: the probe names, the registry that runs them, their output (samples and checks) and errors.
-//! - [`ad`]: LDAP sessions to domain controllers and the Active Directory probes.
+//! - [`ad`]: LDAP sessions to domain controllers, SYSVOL over SMB, and the Active Directory probes.
 //! - [`graph`]: Microsoft Graph client (clouds, tokens, throttling, paging) and the Entra ID probes.
 //! - [`snapshot`]: the cache; each run replaces its probe's series whole.
 //! - [`metrics`]: renders the cache (and the exporter's own metrics) as Prometheus text.

@@ -1,5 +1,5 @@
-//! Writes the seed inputs under fuzz/seeds/: a few real descriptors in binary (for `sd_parse_check`) and
-//! the SDDL they come from (for `sddl_parse`). Run from the repository root:
+//! Writes the seed inputs under fuzz/seeds/: a few real descriptors in binary (for `sd_parse_check`), the
+//! SDDL they come from (for `sddl_parse`) and GPO security templates (for `gpt_inf`). Run from the repository root:
 //!
 //! ```sh
 //! cargo run --manifest-path fuzz/Cargo.toml --example write_seeds
@@ -46,6 +46,20 @@ const DENY_AND_GENERIC: &str = "O:DAG:DUD:PAI(OD;;CR;ab721a53-1e2f-11d0-9819-00a
 (D;;GW;;;S-1-5-21-1-2-3-1105)(AU;SAFA;WPCR;;;WD)(OL;;DT;;;WD)(ML;;NW;;;LW)\
 (OA;CIID;CR;00299570-246d-11d0-a768-00aa006e0529;bf967aba-0de6-11d0-a285-00aa003049e2;S-1-5-21-1-2-3-1105)\
 (OA;NP;WP;4c164200-20c0-11d0-a768-00aa006e0529;;S-1-0x123456789ABC-1)(A;;0x1000000;;;BA)";
+
+/// A Default Domain Policy's GptTmpl.inf as Windows writes it (CRLF; encoded UTF-16LE with BOM below).
+const GPT_DEFAULT_DOMAIN_POLICY: &str = "[Unicode]\r\nUnicode=yes\r\n[System Access]\r\nMinimumPasswordAge = 1\r\n\
+MaximumPasswordAge = 42\r\nMinimumPasswordLength = 7\r\nPasswordComplexity = 1\r\nPasswordHistorySize = 24\r\n\
+LockoutBadCount = 0\r\nRequireLogonToChangePassword = 0\r\nForceLogoffWhenHourExpire = 0\r\nClearTextPassword = 0\r\n\
+LSAAnonymousNameLookup = 0\r\n[Kerberos Policy]\r\nMaxTicketAge = 10\r\nMaxRenewAge = 7\r\nMaxServiceAge = 600\r\n\
+MaxClockSkew = 5\r\nTicketValidateClient = 1\r\n[Version]\r\nsignature=\"$CHICAGO$\"\r\nRevision=1\r\n\
+[Registry Values]\r\nMACHINE\\System\\CurrentControlSet\\Control\\Lsa\\NoLMHash=4,1\r\n";
+
+/// A domain controllers GPO with RestrictRemoteSAM, privilege rights, group membership and file security lines.
+const GPT_RESTRICT_REMOTE_SAM: &str = "[Unicode]\r\nUnicode=yes\r\n[Registry Values]\r\n\
+MACHINE\\System\\CurrentControlSet\\Control\\Lsa\\RestrictRemoteSAM=1,\"O:BAG:BAD:(A;;RC;;;BA)(A;;RC;;;S-1-5-21-1-2-3-1200)\"\r\n\
+[Privilege Rights]\r\nSeNetworkLogonRight = *S-1-1-0,*S-1-5-32-544\r\n[Group Membership]\r\n*S-1-5-32-544__Memberof =\r\n\
+[File Security]\r\n\"%SystemRoot%\\System32\",2,\"D:PAR(A;OICI;FA;;;BA)\"\r\n; comment\r\n[Version]\r\nsignature=\"$CHICAGO$\"\r\nRevision=1\r\n";
 
 fn main() {
     let domain: Sid = "S-1-5-21-1-2-3".parse().expect("constant SID");
@@ -107,9 +121,20 @@ fn main() {
         ),
         ("null_dacl", "O:S-1-0x123456789ABCD:NO_ACCESS_CONTROL"),
     ];
+    let utf16 = |text: &str| {
+        let mut out = vec![0xFF, 0xFE];
+        out.extend(text.encode_utf16().flat_map(u16::to_le_bytes));
+        out
+    };
+    let gpt: [(&str, Vec<u8>); 3] = [
+        ("default_domain_policy_utf16", utf16(GPT_DEFAULT_DOMAIN_POLICY)),
+        ("restrict_remote_sam_utf16", utf16(GPT_RESTRICT_REMOTE_SAM)),
+        ("default_domain_policy_utf8", GPT_DEFAULT_DOMAIN_POLICY.as_bytes().to_vec()),
+    ];
     for (target, seeds) in [
         ("sd_parse_check", binary.iter().map(|(n, b)| (*n, b.clone())).collect::<Vec<_>>()),
         ("sddl_parse", text.iter().map(|(n, t)| (*n, t.as_bytes().to_vec())).collect()),
+        ("gpt_inf", gpt.to_vec()),
     ] {
         let dir = Path::new("fuzz/seeds").join(target);
         fs::create_dir_all(&dir).expect("create seed directory");

@@ -1,4 +1,4 @@
-//! Active Directory over LDAP: sessions to DCs and the AD probes.
+//! Active Directory over LDAP (and SYSVOL over SMB for `ad_gpo`): sessions to DCs and the AD probes.
 
 pub mod acl;
 pub mod connector;
@@ -7,6 +7,7 @@ pub mod discovery;
 mod error;
 mod fixes;
 pub mod forest;
+pub mod gpo;
 #[cfg(feature = "gssapi")]
 mod gssapi;
 #[cfg(not(feature = "gssapi"))]

@@ -51,6 +51,10 @@ pub struct AdTarget {
     pub scopes: Vec<String>,
     pub user_scan: bool,
     pub page_size: u32,
+    /// Run probe `ad_gpo`.
+    pub gpo: bool,
+    /// TCP port of SMB on the DCs (SYSVOL for `ad_gpo`).
+    pub smb_port: u16,
 }
 
 #[derive(Debug, Clone)]

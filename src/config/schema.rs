@@ -82,6 +82,30 @@ pub struct AdConfig {
     pub user_scan: bool,
     #[serde(default = "default_page_size")]
     pub page_size: Spanned<u32>,
+    /// Probe `ad_gpo` (reads SYSVOL over SMB, TCP 445 to the DC).
+    #[serde(default = "yes")]
+    pub gpo: bool,
+    #[serde(default)]
+    pub smb: SmbConfig,
+}
+
+/// SYSVOL access for probe `ad_gpo`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmbConfig {
+    #[serde(default = "default_smb_port")]
+    pub port: Spanned<u16>,
+}
+
+impl Default for SmbConfig {
+    fn default() -> Self {
+        SmbConfig { port: default_smb_port() }
+    }
+}
+
+fn default_smb_port() -> Spanned<u16> {
+    let nowhere = serde_saphyr::Location::UNKNOWN;
+    Spanned::new(445, nowhere, nowhere)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]

@@ -130,6 +130,9 @@ fn resolve_ad(ctx: &Ctx, key: &str, ad: Spanned<schema::AdConfig>) -> Result<AdT
     if !(1..=100_000).contains(&page_size) {
         return Err(ctx.at(&ad.page_size, format!("{key}.page_size"), "must be between 1 and 100000"));
     }
+    if ad.smb.port.value == 0 {
+        return Err(ctx.at(&ad.smb.port, format!("{key}.smb.port"), "must be between 1 and 65535"));
+    }
     Ok(AdTarget {
         servers,
         domain,
@@ -142,6 +145,8 @@ fn resolve_ad(ctx: &Ctx, key: &str, ad: Spanned<schema::AdConfig>) -> Result<AdT
         scopes: ad.scopes,
         user_scan: ad.user_scan,
         page_size,
+        gpo: ad.gpo,
+        smb_port: ad.smb.port.value,
     })
 }
 

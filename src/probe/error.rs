@@ -53,6 +53,8 @@ pub enum ProbeError {
     Ldap(#[from] crate::ad::LdapError),
     #[error(transparent)]
     Graph(#[from] crate::graph::GraphError),
+    #[error(transparent)]
+    Sysvol(#[from] crate::ad::gpo::SysvolError),
     #[error("configuration: {0}")]
     Config(String),
     #[error("{0}")]
@@ -65,6 +67,7 @@ impl ProbeError {
             ProbeError::Timeout(_) => Reason::Timeout,
             ProbeError::Ldap(e) => e.reason(),
             ProbeError::Graph(e) => e.reason(),
+            ProbeError::Sysvol(e) => e.reason(),
             ProbeError::Config(_) => Reason::Config,
             ProbeError::Other(_) => Reason::Other,
         }

@@ -22,7 +22,7 @@ impl TargetContext {
     /// For the scheduler: the connector accounts are read once per cycle of the most frequent probe that needs
     /// them and shared (for a little less than that interval, so that its next run always reads them afresh).
     pub fn new(target: Target, config: &Config) -> TargetContext {
-        let cycle = [ProbeName::AdConnector, ProbeName::AdAcl, ProbeName::AdUsers]
+        let cycle = [ProbeName::AdConnector, ProbeName::AdAcl, ProbeName::AdUsers, ProbeName::AdGpo]
             .into_iter()
             .map(|p| config.interval(p))
             .min()
@@ -64,6 +64,9 @@ pub fn probes_for(target: &Target) -> Vec<ProbeName> {
         if target.ad.as_ref().is_some_and(|ad| ad.user_scan) {
             probes.push(ProbeName::AdUsers);
         }
+        if target.ad.as_ref().is_some_and(|ad| ad.gpo) {
+            probes.push(ProbeName::AdGpo);
+        }
     }
     if let Some(entra) = &target.entra {
         probes.extend([ProbeName::EntraLicenses, ProbeName::EntraSync]);
@@ -94,6 +97,7 @@ pub async fn run_probe(probe: ProbeName, ctx: &TargetContext, timeout: Duration)
             (ProbeName::AdConnector, Some(ad)) => ad::connector_health::run(ad).await,
             (ProbeName::AdAcl, Some(ad)) => ad::acl::run(ad).await,
             (ProbeName::AdUsers, Some(ad)) => ad::users::run(ad).await,
+            (ProbeName::AdGpo, Some(ad)) => ad::gpo::run(ad).await,
             (other, _) => Err(ProbeError::Config(format!("probe {other} does not apply to this target"))),
         }
     };
