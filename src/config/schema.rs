@@ -82,9 +82,10 @@ pub struct AdConfig {
     pub user_scan: bool,
     #[serde(default = "default_page_size")]
     pub page_size: Spanned<u32>,
-    /// Probe `ad_gpo` (reads SYSVOL over SMB, TCP 445 to the DC).
-    #[serde(default = "yes")]
-    pub gpo: bool,
+    /// Probe `ad_gpo` (reads SYSVOL over SMB, TCP 445 to the DC). Default: on with a simple bind, off with gssapi
+    /// (SMB authenticates with the bind password).
+    #[serde(default)]
+    pub gpo: Option<Spanned<bool>>,
     #[serde(default)]
     pub smb: SmbConfig,
 }

@@ -133,6 +133,16 @@ fn resolve_ad(ctx: &Ctx, key: &str, ad: Spanned<schema::AdConfig>) -> Result<AdT
     if ad.smb.port.value == 0 {
         return Err(ctx.at(&ad.smb.port, format!("{key}.smb.port"), "must be between 1 and 65535"));
     }
+    // SYSVOL is read over SMB with NTLM and the bind password: a Kerberos bind has none to give.
+    let gpo = match &ad.gpo {
+        Some(g) if g.value && gssapi => return Err(ctx.at(
+            g,
+            format!("{key}.gpo"),
+            "ad_gpo reads SYSVOL with the bind password (NTLM), which a gssapi bind does not have: set `gpo: false`",
+        )),
+        Some(g) => g.value,
+        None => !gssapi,
+    };
     Ok(AdTarget {
         servers,
         domain,
@@ -145,7 +155,7 @@ fn resolve_ad(ctx: &Ctx, key: &str, ad: Spanned<schema::AdConfig>) -> Result<AdT
         scopes: ad.scopes,
         user_scan: ad.user_scan,
         page_size,
-        gpo: ad.gpo,
+        gpo,
         smb_port: ad.smb.port.value,
     })
 }
@@ -330,5 +340,23 @@ mod tests {
         // A simple bind on ldap:// still needs StartTLS or an explicit allow_plaintext.
         let e = parse("{user: svc, password_env: PATH}", "ldap://dc1").expect_err("plaintext");
         assert!(e.message.contains("clear text"), "{e}");
+    }
+
+    #[test]
+    fn ad_gpo_needs_the_bind_password() {
+        let ad = |bind: &str, extra: &str| {
+            let text = format!(
+                "targets:\n  - name: corp\n    ad:\n      servers: [\"ldaps://dc1:636\"]\n      bind: {bind}\n{extra}"
+            );
+            crate::config::parse(&text, Path::new("t.yml")).map(|mut c| c.targets.remove(0).ad.expect("ad"))
+        };
+        assert!(ad("{user: svc, password_env: PATH}", "").expect("valid").gpo, "on by default with a password");
+        assert!(!ad("{user: svc, password_env: PATH}", "      gpo: false\n").expect("valid").gpo);
+        if cfg!(feature = "gssapi") {
+            assert!(!ad("{mechanism: gssapi}", "").expect("valid").gpo, "off by default with Kerberos");
+            let e = ad("{mechanism: gssapi}", "      gpo: true\n").expect_err("no password for SMB");
+            assert_eq!((e.key.as_str(), e.line), ("targets[0].ad.gpo", Some(6)), "{e}");
+            assert!(e.message.contains("bind password"), "{e}");
+        }
     }
 }
