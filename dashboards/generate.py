@@ -197,6 +197,14 @@ def build():
          "WritebackScopePermissionMissing.", f"min(writeback_ad_scope_permission{{{TD}}})"),
         ("Unexpire Password", "Each connector account holds Unexpire Password on the domain root. Alert: "
          "WritebackUnexpirePasswordMissing.", f"min(writeback_ad_domain_unexpire_password{{{TD}}})"),
+        ("GPO min password age 0", "No Group Policy object linked at the domain root or the Domain Controllers OU "
+         "sets a minimum password age above 0 in its GptTmpl.inf (the domain's minPwdAge follows the winning GPO at "
+         "the next refresh). Alert: WritebackGPOMinPasswordAgeNotZero.",
+         f"max(writeback_ad_gpo_min_password_age_seconds{{{TD}}}) == bool 0"),
+        ("RestrictRemoteSAM allows connector", "Every GPO that sets \"Network access: Restrict clients allowed to "
+         "make remote calls to SAM\" grants each connector account remote SAM access (writeback fails with "
+         "SSPR_0029 otherwise). Alert: WritebackRestrictRemoteSAMBlocksConnector.",
+         f"min(writeback_ad_restrict_remote_sam_allows_connector{{{TD}}})"),
         ("Users ready", "No enabled user in scope is unready for a reason other than protected (adminCount=1). "
          "Alert: WritebackUsersNotReady.", f'sum(writeback_ad_users_not_ready{{{TD}, reason!="protected"}}) == bool 0'),
         ("Connector accounts usable", "Every connector account is enabled, not locked out, and its password has not "
@@ -353,6 +361,59 @@ def build():
             {"id": "custom.cellOptions", "value": {"type": "color-background"}},
         ]}],
     ), 8, 6)
+
+    L.row("Group Policy", "Probe ad_gpo: the GPOs linked at the domain root and the Domain Controllers OU, and "
+          "their security templates read from SYSVOL.")
+    L.add(table(
+        "Linked GPOs",
+        "Each GPO with an enabled link at the domain root (account policies) or the Domain Controllers OU "
+        "(RestrictRemoteSAM), with its link order (1 wins; writeback_ad_gpo_info, writeback_ad_gpo_link_order).",
+        [
+            table_target(f"writeback_ad_gpo_info{{{TD}}}", "A"),
+            table_target(f"writeback_ad_gpo_link_order{{{TD}}}", "B"),
+        ],
+        "short",
+        hide=("Time", "target", "Value #A"),
+        rename={"Value #B": "link order"},
+    ), 10, 6)
+    L.add(table(
+        "Minimum password age per GPO",
+        "MinimumPasswordAge as each GPO's GptTmpl.inf sets it (writeback_ad_gpo_min_password_age_seconds); GPOs "
+        "that do not set it are not listed. Writeback needs 0 in the winning domain-linked GPO.",
+        [table_target(f"writeback_ad_gpo_min_password_age_seconds{{{TD}}}", "A")],
+        "s",
+        hide=("Time", "target"),
+        rename={"Value": "minimum age"},
+        overrides=[{"matcher": {"id": "byName", "options": "minimum age"}, "properties": [
+            {"id": "thresholds", "value": GREEN_RED_ABOVE_0},
+            {"id": "custom.cellOptions", "value": {"type": "color-background"}},
+        ]}],
+    ), 7, 6)
+    L.add(table(
+        "GPO vs domain drift",
+        "1 when the winning domain-linked GPO sets a value the domain object does not hold yet "
+        "(writeback_ad_gpo_password_policy_drift): the GPO was changed and not yet applied (gpupdate /force on "
+        "the PDC emulator, or the next refresh).",
+        [table_target(f"writeback_ad_gpo_password_policy_drift{{{TD}}}", "A")],
+        "none",
+        hide=("Time", "target"),
+        rename={"Value": "drift"},
+        overrides=colored(["drift"], mappings=[{"type": "value", "options": {
+            "0": {"text": "in step", "color": "green", "index": 0},
+            "1": {"text": "DRIFT", "color": "orange", "index": 1},
+        }}], thresholds=GREEN_RED_ABOVE_0),
+    ), 7, 6)
+    L.add(table(
+        "RestrictRemoteSAM per GPO and connector account",
+        "For each GPO that sets RestrictRemoteSAM, whether its SDDL grants each connector account remote SAM "
+        "access (READ_CONTROL; writeback_ad_restrict_remote_sam_allows_connector). FAIL blocks password writeback "
+        "with SSPR_0029: add the account, or a group it is in, to the policy's allowed list.",
+        [table_target(f"writeback_ad_restrict_remote_sam_allows_connector{{{TD}}}", "A")],
+        "none",
+        hide=("Time", "target"),
+        rename={"Value": "allows the connector"},
+        overrides=colored(["allows the connector"]),
+    ), 24, 5)
 
     L.row("Microsoft Entra licences", "Probe entra_licenses: subscribed SKUs from Microsoft Graph.")
     L.add(table(

@@ -23,6 +23,10 @@ mod graph_fake;
 #[allow(dead_code)]
 mod prometheus;
 
+#[path = "../tests/support/sysvol.rs"]
+#[allow(dead_code)]
+mod sysvol;
+
 #[path = "../tests/support/scenario.rs"]
 #[allow(dead_code)]
 mod scenario;
@@ -112,7 +116,7 @@ fn run() -> Result<(), String> {
          lab: config {config}\n\
          lab: try, in another terminal:\n\
          \x20   target/debug/writeback_exporter check --config.file {config}\n\
-         \x20   export LAB=\"-H {sam} -s {conf}\"\n\
+         \x20   export LAB=\"-H {sam} -s {conf}\" LAB_DIR={dc_dir}\n\
          \x20   samba-tool domain passwordsettings set --min-pwd-age=0 $LAB\n\
          lab: docs/lab.md lists what fires and the fix for each. Ctrl-C stops everything.\n",
         dc_name = samba::DC_HOST_NAME,
@@ -124,6 +128,7 @@ fn run() -> Result<(), String> {
         config = config_file.display(),
         sam = dc.dir().join("private/sam.ldb").display(),
         conf = dc.smb_conf_path().display(),
+        dc_dir = dc.dir().display(),
     );
 
     let opts = app::Options {

@@ -212,7 +212,7 @@ fn dashboard_is_what_the_generator_writes() {
 }
 
 /// The alerts the lab scenario breaks (before their `for`): their expressions return data; the others none.
-const FIRING_IN_SCENARIO: [&str; 11] = [
+const FIRING_IN_SCENARIO: [&str; 13] = [
     "WritebackDCPolicyHintsMissing",      // Samba does not offer the policy hints control
     "WritebackMinPasswordAgeNotZero",     // Samba's default minimum age: 1 day
     "WritebackScopePermissionMissing",    // OU Legacy does not inherit the grant
@@ -224,6 +224,8 @@ const FIRING_IN_SCENARIO: [&str; 11] = [
     "WritebackConnectVersionUnsupported", // below 2.5.79.0
     "WritebackSyncStale",                 // last sync 4 hours ago
     "WritebackSSPRFailures",              // a failed self-service reset after the first scrapes
+    "WritebackGPOMinPasswordAgeNotZero",  // the Default Domain Policy sets 1 day
+    "WritebackRestrictRemoteSAMBlocksConnector", // the Default Domain Controllers Policy allows Administrators only
 ];
 
 #[tokio::test(flavor = "multi_thread")]

@@ -15,54 +15,11 @@ use serde_json::Value;
 use support::directory::Seed;
 use support::exporter::{write_file, Exporter, BIN};
 use support::samba::{self, SambaDc, DOMAIN_DN};
+use support::sysvol::{
+    password_policy, template, template_file, utf16, write_template, DEFAULT_DOMAIN_POLICY, RESTRICT_REMOTE_SAM,
+};
 
-const DDP: &str = "{31B2F340-016D-11D2-945F-00C04FB984F9}";
 const CONNECTOR: &str = "MSOL_0123456789ab";
-const SAM_KEY: &str = r"MACHINE\System\CurrentControlSet\Control\Lsa\RestrictRemoteSAM";
-
-fn template(system_access: &str, registry_values: &str) -> String {
-    format!(
-        "[Unicode]\r\nUnicode=yes\r\n{system_access}{registry_values}[Version]\r\nsignature=\"$CHICAGO$\"\r\nRevision=1\r\n"
-    )
-}
-
-/// Samba's defaults, as a Default Domain Policy that matches the domain object.
-fn default_policy(min_age_days: u32) -> String {
-    template(
-        &format!(
-            "[System Access]\r\nMinimumPasswordAge = {min_age_days}\r\nMaximumPasswordAge = 42\r\n\
-             MinimumPasswordLength = 7\r\nPasswordComplexity = 1\r\nPasswordHistorySize = 24\r\nLockoutBadCount = 0\r\n"
-        ),
-        "",
-    )
-}
-
-/// Writes a GPO's GptTmpl.inf in UTF-16LE with BOM, then gives SYSVOL its NT ACLs back (files written behind
-/// Samba's back have none, REFERENCE.md section 6).
-fn write_template(dc: &SambaDc, guid: &str, bytes: &[u8]) {
-    let file = template_file(dc, guid);
-    std::fs::create_dir_all(file.parent().unwrap()).unwrap();
-    std::fs::write(&file, bytes).unwrap();
-    dc.samba_tool_conf(&["ntacl", "sysvolreset"]).unwrap();
-}
-
-/// `<sysvol>/Policies/{GUID}/MACHINE/Microsoft/Windows NT/SecEdit/GptTmpl.inf`, matching the GUID's case.
-fn template_file(dc: &SambaDc, guid: &str) -> PathBuf {
-    let policies = dc.sysvol_domain_dir().join("Policies");
-    let dir = std::fs::read_dir(&policies)
-        .unwrap()
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .find(|p| p.file_name().is_some_and(|n| n.to_string_lossy().eq_ignore_ascii_case(guid)))
-        .unwrap_or_else(|| panic!("no {guid} under {}", policies.display()));
-    dir.join("MACHINE/Microsoft/Windows NT/SecEdit/GptTmpl.inf")
-}
-
-fn utf16(text: &str) -> Vec<u8> {
-    let mut out = vec![0xFF, 0xFE];
-    out.extend(text.encode_utf16().flat_map(u16::to_le_bytes));
-    out
-}
 
 /// `ldap://IP` without a port: `samba-tool gpo` takes the host part of `-H` as the address of its CLDAP lookup.
 fn ldap(dc: &SambaDc) -> String {
@@ -155,13 +112,13 @@ async fn gpo_values_are_read_from_sysvol_and_judged() {
     let cfg = config(&dc, dir.path(), 445);
 
     // A: the Default Domain Policy sets 1 day (Samba provisions it without a template: write one).
-    write_template(&dc, DDP, &utf16(&default_policy(1)));
+    write_template(&dc, DEFAULT_DOMAIN_POLICY, &utf16(&password_policy(1)));
     let probe = check(&cfg);
     let (status, subject, observed, fix) = one(&probe, "ad_gpo_min_password_age");
     assert_eq!((status.as_str(), subject.as_str()), ("FAIL", "Default Domain Policy"), "{observed}");
     assert!(
         observed.contains(&format!(
-            "GPO \"Default Domain Policy\" {DDP} (link order 1 at the domain root) sets Minimum password age = 1 day"
+            "GPO \"Default Domain Policy\" {DEFAULT_DOMAIN_POLICY} (link order 1 at the domain root) sets Minimum password age = 1 day"
         )),
         "{observed}"
     );
@@ -179,7 +136,7 @@ async fn gpo_values_are_read_from_sysvol_and_judged() {
     let dc_ou = format!("OU=Domain Controllers,{DOMAIN_DN}");
     let sam = create_gpo(&dc, "DC Hardening");
     set_link(&dc, &dc_ou, &sam);
-    let admins_only = format!("[Registry Values]\r\n{SAM_KEY}=1,\"O:BAG:BAD:(A;;RC;;;BA)\"\r\n");
+    let admins_only = format!("[Registry Values]\r\n{RESTRICT_REMOTE_SAM}=1,\"O:BAG:BAD:(A;;RC;;;BA)\"\r\n");
     write_template(&dc, &sam, &utf16(&template("", &admins_only)));
     let probe = check(&cfg);
     let (status, subject, ..) = one(&probe, "ad_gpo_min_password_age");
@@ -190,7 +147,7 @@ async fn gpo_values_are_read_from_sysvol_and_judged() {
     assert!(fix.contains("Restrict clients allowed to make remote calls to SAM") && fix.contains(CONNECTOR), "{fix}");
 
     // C: the second GPO moved to link order 1 wins with 0 (PASS), but the domain object still holds 1 day: drift.
-    let gplink = format!("{}{}{}", link(&empty), link(DDP), link(&writeback));
+    let gplink = format!("{}{}{}", link(&empty), link(DEFAULT_DOMAIN_POLICY), link(&writeback));
     Seed::default()
         .modify(&format!("dn: {DOMAIN_DN}\nchangetype: modify\nreplace: gPLink\ngPLink: {gplink}\n-\n"))
         .apply(&dc);
@@ -217,7 +174,7 @@ async fn gpo_values_are_read_from_sysvol_and_judged() {
     let info = |gpo: &str, guid: &str, at: &str| {
         m.value("writeback_ad_gpo_info", &[d, ("gpo", gpo), ("guid", guid), ("linked_at", at)])
     };
-    assert_eq!(info("Default Domain Policy", DDP, "domain"), Some(1.0));
+    assert_eq!(info("Default Domain Policy", DEFAULT_DOMAIN_POLICY, "domain"), Some(1.0));
     assert_eq!(info("Writeback Policy", &writeback, "domain"), Some(1.0));
     assert_eq!(info("Empty GPO", &empty, "domain"), Some(1.0));
     assert_eq!(info("DC Hardening", &sam, "domain_controllers"), Some(1.0));
@@ -248,7 +205,8 @@ async fn gpo_values_are_read_from_sysvol_and_judged() {
     // D: the policy allows a group the connector is in; the domain object catches up with the GPO.
     let group_sid = dc.samba_tool(&["group", "show", "Writeback Sync", "--attributes=objectSid"]).unwrap();
     let group_sid = group_sid.lines().find_map(|l| l.strip_prefix("objectSid: ")).unwrap().trim().to_string();
-    let with_group = format!("[Registry Values]\r\n{SAM_KEY}=1,\"O:BAG:BAD:(A;;RC;;;BA)(A;;RC;;;{group_sid})\"\r\n");
+    let with_group =
+        format!("[Registry Values]\r\n{RESTRICT_REMOTE_SAM}=1,\"O:BAG:BAD:(A;;RC;;;BA)(A;;RC;;;{group_sid})\"\r\n");
     write_template(&dc, &sam, &utf16(&template("", &with_group)));
     dc.set_min_pwd_age_days(0).unwrap();
     let probe = check(&cfg);
@@ -282,7 +240,7 @@ async fn gpo_values_are_read_from_sysvol_and_judged() {
     assert_eq!(probe["checks"].as_array().map(Vec::len), Some(0));
 
     // G: SYSVOL reachable but the template is not readable by the monitoring account: reason permission.
-    let ddp = template_file(&dc, DDP);
+    let ddp = template_file(&dc, DEFAULT_DOMAIN_POLICY);
     let only_admins = "O:BAG:SYD:PAI(A;;FA;;;BA)(A;;FA;;;SY)";
     dc.samba_tool_conf(&["ntacl", "set", only_admins, ddp.to_str().unwrap(), "--service=sysvol"]).unwrap();
     let probe = check(&cfg);

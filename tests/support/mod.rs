@@ -10,3 +10,4 @@ pub mod proxy;
 pub mod referral_dc;
 pub mod samba;
 pub mod scenario;
+pub mod sysvol;

@@ -8,6 +8,7 @@ use serde_json::json;
 use super::directory::{user_dn, Seed};
 use super::graph_fake::{audit, now_unix, organization, sku, sync_object, GraphFake, AUDITS, SKUS, SYNC};
 use super::samba::{self, SambaDc};
+use super::sysvol::{self, password_policy, restrict_remote_sam, utf16, write_template};
 
 pub const TARGET: &str = "corp";
 pub const CONNECTOR: &str = "MSOL_0123456789ab";
@@ -71,6 +72,16 @@ pub fn seed_domain(dc: &SambaDc) {
         .unwrap_or_else(|e| panic!("create PSO: {e}"));
     dc.samba_tool(&["domain", "passwordsettings", "pso", "apply", PSO, "alice"])
         .unwrap_or_else(|e| panic!("apply PSO: {e}"));
+    seed_group_policy(dc);
+}
+
+/// Group Policy as Windows domains have it, plus a hardened DC policy: the Default Domain Policy sets the password
+/// policy with a minimum age of 1 day (what the domain object holds, so no drift), and the Default Domain
+/// Controllers Policy lets only Administrators make remote calls to SAM, which blocks the connector (SSPR_0029).
+pub fn seed_group_policy(dc: &SambaDc) {
+    write_template(dc, sysvol::DEFAULT_DOMAIN_POLICY, &utf16(&password_policy(1)));
+    let dc_policy = sysvol::template("", &restrict_remote_sam("O:BAG:BAD:(A;;RC;;;BA)"));
+    write_template(dc, sysvol::DEFAULT_DC_POLICY, &utf16(&dc_policy));
 }
 
 /// Programs the tenant: Microsoft 365 E3 with Entra ID P1 (units to spare), EMS (P1) with units in the warning
