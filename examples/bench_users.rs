@@ -14,7 +14,7 @@
 //! 4. Prints medians, and the ratio ad_users / ldapsearch as the median of the per-round ratios. The figures and
 //!    their reading: docs/benchmarks.md. With `BENCH_USERS_HOLD=1` the DC stays up afterwards until Enter.
 
-#[path = "../tests/support/samba.rs"]
+#[path = "../tests/support/samba/mod.rs"]
 #[allow(dead_code)]
 mod samba;
 

@@ -7,7 +7,7 @@
 //! tests/support/scenario.rs, the one the dashboard test runs every query against; docs/lab.md lists what fires
 //! and how each fix clears it.
 
-#[path = "../tests/support/samba.rs"]
+#[path = "../tests/support/samba/mod.rs"]
 #[allow(dead_code)]
 mod samba;
 

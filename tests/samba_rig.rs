@@ -1,4 +1,4 @@
-//! Proves the Samba AD DC test rig (`tests/support/samba.rs`): LDAPS with the rig's CA, the monitoring account,
+//! Proves the Samba AD DC test rig (`tests/support/samba/`): LDAPS with the rig's CA, the monitoring account,
 //! rootDSE, `minPwdAge` and its change, stop/restart, two DCs at once, a second DC joined to the same domain
 //! (replication both ways, divergence while one is stopped, failover when the first stops), no Samba left behind when
 //! the test process is killed; and the fake DNS server (`tests/support/dns.rs`). Needs root and Samba
