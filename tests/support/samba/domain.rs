@@ -1,4 +1,5 @@
-//! The DCs of one rig domain (a primary and the DCs joined to it): shared CA, hosts file, krb5.conf, DRS SPNs.
+//! The DCs of one rig domain (a primary and the DCs joined to it): joining, replication, the shared CA, hosts
+//! file, krb5.conf and DRS SPNs.
 
 use super::*;
 
@@ -213,4 +214,165 @@ pub fn foreign_ca_pem(dir: &Path) -> Result<PathBuf, RigError> {
     let path = dir.join("foreign-ca.pem");
     write_file(&path, cert.pem().as_bytes(), 0o644)?;
     Ok(path)
+}
+
+impl SambaDc {
+    /// Joins another DC (`dc2`, then `dc3`, ...) to the domain of `primary` (any running DC of it) and starts it on a
+    /// new loopback address: `samba-tool domain join ... DC --server=<primary IP>` (about 3-11 s), its own instance
+    /// directory, smb.conf and private mount namespace, and a server certificate with SAN `dcN.corp.example.test` +
+    /// its IP signed by the primary's CA (so [`Self::ca_pem_path`] of either DC trusts both). Waits until its LDAPS
+    /// answers a simple bind. The new DC appears to all DCs as a `server` object under `CN=Sites` with its
+    /// `dNSHostName` and an `nTDSDSA` child, and replicates with them (see the module docs).
+    ///
+    /// Needs the private mount namespace ([`Self::smb_auth_available`]): replication depends on the per-DC hosts file.
+    /// Dropping a joined DC stops it but leaves its objects in the directory (no demotion); the other DCs then fail to
+    /// replicate from it, quickly (its names no longer resolve).
+    pub fn join(primary: &SambaDc) -> Result<SambaDc, RigError> {
+        if !primary.private_run_samba {
+            return Err(RigError::new(
+                "joining a second DC needs a private mount namespace per DC (root with CAP_SYS_ADMIN and unshare): \
+                 replication resolves the DCs through a bind-mounted /etc/hosts",
+            ));
+        }
+        let t1 = Instant::now();
+        // Joins of one domain run one at a time (they add objects to the same directory and rewrite the hosts files).
+        let mut st = primary.domain.lock();
+        let index = st.next_index;
+        st.next_index += 1;
+        let netbios = format!("DC{index}");
+        let host_name = format!("dc{index}.{DNS_DOMAIN}");
+
+        let (ip, ip_lock) = reserve_ip()?;
+        let instances = rig_root()?.join("instances");
+        mkdir_0755(&instances)?;
+        let dir = tempfile::Builder::new()
+            .prefix(&format!("{ip}-"))
+            .tempdir_in(&instances)
+            .ctx(|| format!("creating instance directory in {}", instances.display()))?;
+        set_mode(dir.path(), 0o755)?;
+        let d = dir.path().to_str().ok_or_else(|| RigError::new("non-UTF-8 instance path"))?;
+        for sub in ["cache", "run", "log", "tls"] {
+            mkdir_0755(&dir.path().join(sub))?;
+        }
+
+        if !st.primary_spns {
+            // The template's DC1 lacks its replication SPNs (they come from samba_spnupdate, which the rig disables):
+            // without them no KDC issues tickets for DRS binds to DC1 ("Server not found in Kerberos database").
+            // Added before the join, so that the new DC (its own KDC) has them too.
+            let first = &st.members[0];
+            let first_dir = first.hosts_file.parent().and_then(Path::parent).map(Path::to_path_buf);
+            let first_dir = first_dir.ok_or_else(|| RigError::new("primary instance directory"))?;
+            let guids = ntds_guids(&first_dir.join("private").join("sam.ldb"))?;
+            let first_guid = guids
+                .iter()
+                .find(|(n, _)| n.eq_ignore_ascii_case(&first.netbios))
+                .map(|(_, g)| g.clone())
+                .ok_or_else(|| RigError(format!("no nTDSDSA object of {} (found {guids:?})", first.netbios)))?;
+            add_drs_spns(&first_dir, &first.netbios, &first.host_name, &first_guid)?;
+            st.primary_spns = true;
+        }
+
+        let t_join = Instant::now();
+        let join_cmd = || {
+            let mut cmd = samba_tool_as_admin(&["domain", "join", DNS_DOMAIN, "DC"]);
+            cmd.arg(format!("--targetdir={d}"))
+                .arg(format!("--server={}", primary.ip))
+                .arg("--dns-backend=NONE")
+                .arg(format!("--option=interfaces={ip}/8"))
+                .arg("--option=bind interfaces only=yes")
+                .arg(format!("--option=netbios name={netbios}"));
+            cmd
+        };
+        let what = format!("samba-tool domain join as {netbios} via {}", primary.ip);
+        let join_log = dir.path().join("log").join("join.out");
+        if let Err(first) = run_bounded(&mut join_cmd(), JOIN_TIMEOUT, &join_log, &what) {
+            // Once more on a loaded machine (the join removes what a failed attempt left in the directory).
+            eprintln!("samba rig: {first}\nsamba rig: retrying the join once");
+            for sub in ["etc", "private", "state", "bind-dns"] {
+                let _ = fs::remove_dir_all(dir.path().join(sub));
+            }
+            std::thread::sleep(Duration::from_secs(2));
+            run_bounded(&mut join_cmd(), JOIN_TIMEOUT, &join_log, &what)
+                .map_err(|second| RigError(format!("{second}\n(first attempt: {first})")))?;
+        }
+        let join_time = t_join.elapsed();
+
+        let (ca_pem, ca_der) = write_tls(&dir.path().join("tls"), ip, &host_name, &primary.ca)?;
+        let conf = write_smb_conf(dir.path(), ip, &netbios, true)?;
+        write_krb5_conf(dir.path(), &netbios)?;
+
+        // NTDS GUIDs of all DCs (the new one has the whole configuration partition now).
+        let guids = ntds_guids(&dir.path().join("private").join("sam.ldb"))?;
+        for m in st.members.iter_mut() {
+            if m.ntds_guid.is_none() {
+                m.ntds_guid = guids.iter().find(|(n, _)| n.eq_ignore_ascii_case(&m.netbios)).map(|(_, g)| g.clone());
+            }
+        }
+        let guid = guids
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(&netbios))
+            .map(|(_, g)| g.clone())
+            .ok_or_else(|| RigError(format!("no nTDSDSA object of {netbios} after the join (found {guids:?})")))?;
+        st.members.push(Member {
+            netbios: netbios.clone(),
+            host_name: host_name.clone(),
+            ip,
+            ntds_guid: Some(guid),
+            hosts_file: hosts_path(dir.path()),
+            running: false,
+            separate_kdc: true,
+        });
+        st.write_hosts()?;
+        drop(st);
+        let prepare_time = t1.elapsed().saturating_sub(join_time);
+
+        let mut dc = SambaDc {
+            ip,
+            netbios,
+            host_name,
+            child: None,
+            conf,
+            ca_pem,
+            ca_der,
+            private_run_samba: true,
+            process_model: "standard",
+            timings: StartTimings { join: join_time, prepare: prepare_time, ..StartTimings::default() },
+            ca: primary.ca.clone(),
+            domain: primary.domain.clone(),
+            dir,
+            _ip_lock: ip_lock,
+        };
+        dc.spawn_and_wait()?;
+
+        // The new DC pulls from the DC it joined through (the join set that up); for the way back, the existing DC
+        // needs a connection object and repsFrom, which its KCC would only create at its next run (up to 5 min):
+        // run it now, so that changes on the new DC reach it on their own too.
+        let t_kcc = Instant::now();
+        let mut cmd = samba_tool_as_admin(&["drs", "kcc", &primary.ip.to_string()]);
+        let log = dc.dir.path().join("log").join("kcc.out");
+        run_bounded(&mut cmd, REPLICATE_TIMEOUT, &log, &format!("samba-tool drs kcc {}", primary.ip))?;
+        dc.timings.prepare += t_kcc.elapsed();
+        Ok(dc)
+    }
+
+    /// Forces inbound replication of the domain partition from `source` into this DC: `samba-tool drs replicate
+    /// <this IP> <source> DC=corp,...` (DsReplicaSync, which returns once this DC has pulled the changes). Both must run
+    /// and belong to the same domain; bounded (120 s). Takes about a second.
+    pub fn replicate_from(&self, source: &SambaDc) -> Result<(), RigError> {
+        self.replicate_nc_from(source, DOMAIN_DN)
+    }
+
+    /// Like [`Self::replicate_from`] for another naming context (e.g. `CN=Configuration,DC=corp,DC=example,DC=test`).
+    pub fn replicate_nc_from(&self, source: &SambaDc, nc: &str) -> Result<(), RigError> {
+        if !Arc::ptr_eq(&self.domain, &source.domain) {
+            return Err(RigError(format!(
+                "{} ({}) and {} ({}) are not DCs of the same rig domain",
+                self.host_name, self.ip, source.host_name, source.ip
+            )));
+        }
+        let mut cmd = samba_tool_as_admin(&["drs", "replicate", &self.ip.to_string(), &source.netbios, nc]);
+        let log = self.dir.path().join("log").join("replicate.out");
+        let what = format!("samba-tool drs replicate {} <- {} {nc}", self.netbios, source.netbios);
+        run_bounded(&mut cmd, REPLICATE_TIMEOUT, &log, &what).map(|_| ())
+    }
 }
