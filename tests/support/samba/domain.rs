@@ -243,17 +243,8 @@ impl SambaDc {
         let host_name = format!("dc{index}.{DNS_DOMAIN}");
 
         let (ip, ip_lock) = reserve_ip()?;
-        let instances = rig_root()?.join("instances");
-        mkdir_0755(&instances)?;
-        let dir = tempfile::Builder::new()
-            .prefix(&format!("{ip}-"))
-            .tempdir_in(&instances)
-            .ctx(|| format!("creating instance directory in {}", instances.display()))?;
-        set_mode(dir.path(), 0o755)?;
+        let dir = instance_dir(ip, None)?;
         let d = dir.path().to_str().ok_or_else(|| RigError::new("non-UTF-8 instance path"))?;
-        for sub in ["cache", "run", "log", "tls"] {
-            mkdir_0755(&dir.path().join(sub))?;
-        }
 
         if !st.primary_spns {
             // The template's DC1 lacks its replication SPNs (they come from samba_spnupdate, which the rig disables):

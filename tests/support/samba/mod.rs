@@ -199,18 +199,7 @@ impl SambaDc {
 
         let t1 = Instant::now();
         let (ip, ip_lock) = reserve_ip()?;
-        let instances = rig_root()?.join("instances");
-        mkdir_0755(&instances)?;
-        let dir = tempfile::Builder::new()
-            .prefix(&format!("{ip}-"))
-            .tempdir_in(&instances)
-            .ctx(|| format!("creating instance directory in {}", instances.display()))?;
-        // mkdtemp gives 0700; smbd opens SYSVOL files as the user's mapped uid, so the chain must be traversable.
-        set_mode(dir.path(), 0o755)?;
-        copy_template(&template, dir.path())?;
-        for sub in ["cache", "run", "log", "tls"] {
-            mkdir_0755(&dir.path().join(sub))?;
-        }
+        let dir = instance_dir(ip, Some(&template))?;
         let ca = Arc::new(RigCa::generate(&format!("writeback-exporter test CA {ip}"))?);
         let (ca_pem, ca_der) = write_tls(&dir.path().join("tls"), ip, DC_HOST_NAME, &ca)?;
         let private_run_samba = private_run_samba_available();

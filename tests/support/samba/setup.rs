@@ -89,6 +89,26 @@ pub(super) fn provision(target: &Path) -> Result<(), RigError> {
     Ok(())
 }
 
+/// A fresh instance directory `instances/<ip>-xxxx` (removed when the value drops), with the template's copy when
+/// given, and the directories Samba's smb.conf points at.
+pub(super) fn instance_dir(ip: Ipv4Addr, template: Option<&Path>) -> Result<tempfile::TempDir, RigError> {
+    let instances = rig_root()?.join("instances");
+    mkdir_0755(&instances)?;
+    let dir = tempfile::Builder::new()
+        .prefix(&format!("{ip}-"))
+        .tempdir_in(&instances)
+        .ctx(|| format!("creating instance directory in {}", instances.display()))?;
+    // mkdtemp gives 0700; smbd opens SYSVOL files as the user's mapped uid, so the chain must be traversable.
+    set_mode(dir.path(), 0o755)?;
+    if let Some(template) = template {
+        copy_template(template, dir.path())?;
+    }
+    for sub in ["cache", "run", "log", "tls"] {
+        mkdir_0755(&dir.path().join(sub))?;
+    }
+    Ok(dir)
+}
+
 pub(super) fn copy_template(template: &Path, dest: &Path) -> Result<(), RigError> {
     // `cp -a` keeps the xattrs (security.NTACL) and POSIX ACLs of SYSVOL and the sparse tdb files.
     let mut src = template.as_os_str().to_owned();
