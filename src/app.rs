@@ -3,7 +3,7 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -16,6 +16,7 @@ use crate::config::{self, Config, ConfigError};
 use crate::http::routes::{router, AppState, ReloadRequest};
 use crate::http::{serve, web_config};
 use crate::metrics::Metrics;
+use crate::probe;
 use crate::scheduler::Scheduler;
 use crate::snapshot::Store;
 
@@ -42,6 +43,14 @@ pub enum AppError {
     Metrics(#[from] prometheus::Error),
 }
 
+/// Reads and validates the configuration file; `global.intervals` may name any registered probe.
+///
+/// # Errors
+/// The first problem found, naming file, line and key.
+pub fn load_config(file: &Path) -> Result<Config, ConfigError> {
+    config::load(file, &probe::names())
+}
+
 /// Runs the exporter until `shutdown` resolves.
 ///
 /// # Errors
@@ -49,7 +58,7 @@ pub enum AppError {
 /// logged and reported as metrics, never fatal.
 pub async fn run(opts: Options, shutdown: impl Future<Output = ()> + Send) -> Result<(), AppError> {
     let metrics = Arc::new(Metrics::new()?);
-    let config = Arc::new(config::load(&opts.config_file)?);
+    let config = Arc::new(load_config(&opts.config_file)?);
     metrics.set_reload_successful(true);
     let web = match &opts.web_config_file {
         Some(path) => Some(Arc::new(web_config::load(path).map_err(|e| AppError::WebConfig(e.to_string()))?)),
@@ -113,7 +122,7 @@ async fn reload(
     scheduler: &mut Scheduler,
     stop: &CancellationToken,
 ) -> Result<(), String> {
-    match config::load(&opts.config_file) {
+    match load_config(&opts.config_file) {
         Ok(new) => {
             let new = Arc::new(new);
             // Stop the old probes first, so that none of them records a result for a target the new config dropped.
@@ -136,7 +145,7 @@ async fn reload(
 
 fn log_targets(config: &Config) {
     for target in &config.targets {
-        let probes: Vec<&str> = crate::probe::probes_for(target).iter().map(|p| p.as_str()).collect();
+        let probes: Vec<&str> = probe::probes_for(target).iter().map(|p| p.name.as_str()).collect();
         tracing::info!(target = %target.name, probes = ?probes, "target configured");
     }
 }

@@ -3,11 +3,14 @@
 //!
 //! Data flows one way, and the modules follow it:
 //!
+//! - [`base`]: the bottom layer every other one uses: probe output (samples, checks), failure reasons, metric
+//!   definitions, the probe descriptor. It imports nothing of the crate.
 //! - [`config`]: the YAML file, parsed strictly and validated (every error names file, line and key).
-//! - [`scheduler`]: runs every (target, probe) in the background on its interval, under its timeout.
-//! - [`probe`]: the probe names, the registry that runs them, their output (samples and checks) and errors.
-//! - [`ad`]: LDAP sessions to domain controllers, SYSVOL over SMB, and the Active Directory probes.
+//! - [`ad`]: LDAP sessions to domain controllers, SYSVOL over SMB, the per-target shared reads (DC list,
+//!   connector accounts, forest domains) and the Active Directory probes, each one module with its descriptor.
 //! - [`graph`]: Microsoft Graph client (clouds, tokens, throttling, paging) and the Entra ID probes.
+//! - [`probe`]: the registry (the one list of probe descriptors) and the per-target context probes run on.
+//! - [`scheduler`]: runs every (target, probe) in the background on its interval, under its timeout.
 //! - [`snapshot`]: the cache; each run replaces its probe's series whole.
 //! - [`metrics`]: renders the cache (and the exporter's own metrics) as Prometheus text.
 //! - [`http`]: endpoints, web config (TLS, basic auth) and the landing page; it only reads the cache.
@@ -16,6 +19,7 @@
 
 pub mod ad;
 pub mod app;
+pub mod base;
 pub mod check;
 pub mod config;
 pub mod graph;
@@ -25,4 +29,5 @@ pub mod metrics;
 pub mod probe;
 pub mod scheduler;
 pub mod snapshot;
+pub mod trust;
 pub mod version;

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use writeback_exporter::{app, check, config, logging};
+use writeback_exporter::{app, check, logging};
 
 #[derive(Parser)]
 #[command(
@@ -60,7 +60,7 @@ fn main() -> ExitCode {
     let _ = rustls::crypto::ring::default_provider().install_default();
 
     if cli.config_check {
-        return match config::load(&cli.config_file) {
+        return match app::load_config(&cli.config_file) {
             Ok(cfg) => {
                 println!("{}: OK, {} target(s)", cli.config_file.display(), cfg.targets.len());
                 ExitCode::SUCCESS
@@ -100,7 +100,7 @@ fn main() -> ExitCode {
 }
 
 async fn run_check(file: &std::path::Path, output: Output, only: Option<String>) -> ExitCode {
-    let mut cfg = match config::load(file) {
+    let mut cfg = match app::load_config(file) {
         Ok(cfg) => cfg,
         Err(e) => {
             eprintln!("{e}");

@@ -10,7 +10,7 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
-use crate::probe::{probes_for, run_probe, ProbeName, TargetContext};
+use crate::probe::{probes_for, run_probe, Registered, TargetContext};
 use crate::snapshot::Store;
 
 /// Upper bound of the first run's random delay; with long intervals a full-interval delay would leave a freshly
@@ -43,9 +43,9 @@ impl Scheduler {
             }
             contexts.push(Arc::clone(&ctx));
             for probe in probes_for(target) {
-                pairs.push((target.name.clone(), probe));
-                store.register(&target.name, probe);
-                let interval = config.interval(probe);
+                let interval = probe.probe.interval(&config);
+                pairs.push((target.name.clone(), probe.name));
+                store.register(&target.name, probe.name, interval);
                 let jitter = interval.min(MAX_START_JITTER).mul_f64(rand::rng().random_range(0.0..1.0));
                 tasks.spawn(probe_loop(
                     ctx.clone(),
@@ -80,7 +80,7 @@ impl Scheduler {
 
 async fn probe_loop(
     ctx: Arc<TargetContext>,
-    probe: ProbeName,
+    probe: Registered,
     interval: Duration,
     timeout: Duration,
     jitter: Duration,
@@ -88,6 +88,7 @@ async fn probe_loop(
     cancel: CancellationToken,
 ) {
     let target = ctx.target.name.as_str();
+    let name = probe.name;
     tokio::select! {
         () = cancel.cancelled() => return,
         () = tokio::time::sleep(jitter) => {}
@@ -101,13 +102,13 @@ async fn probe_loop(
         let duration = started.elapsed();
         match result {
             Ok(output) => {
-                tracing::debug!(target, %probe, ?duration, samples = output.samples.len(), "probe succeeded");
-                store.record(target, probe, duration, Ok(output));
+                tracing::debug!(target, probe = %name, ?duration, samples = output.samples.len(), "probe succeeded");
+                store.record(target, name, duration, Ok(output));
             }
             Err(e) => {
                 let reason = e.reason();
-                tracing::warn!(target, %probe, reason = reason.as_str(), error = %e, "probe failed");
-                store.record(target, probe, duration, Err((reason, e.to_string())));
+                tracing::warn!(target, probe = %name, reason = reason.as_str(), error = %e, "probe failed");
+                store.record(target, name, duration, Err((reason, e.to_string())));
             }
         }
         let next = started + interval;

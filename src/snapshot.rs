@@ -5,9 +5,9 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, RwLock};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
-use crate::probe::{ProbeName, ProbeOutput, Reason};
+use crate::base::{unix_now, ProbeName, ProbeOutput, Reason};
 
 /// What is known about one probe of one target.
 #[derive(Debug, Clone, Default)]
@@ -18,6 +18,8 @@ pub struct ProbeState {
     /// Unix seconds at the end of the last successful run.
     pub last_success: Option<f64>,
     pub failures: BTreeMap<Reason, u64>,
+    /// How often the scheduler runs it (the HELP text of its metrics says so).
+    pub interval: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -34,10 +36,6 @@ type Key = (String, ProbeName);
 #[derive(Debug, Default)]
 pub struct Store {
     states: RwLock<HashMap<Key, ProbeState>>,
-}
-
-pub fn unix_now() -> f64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or_default()
 }
 
 impl Store {
@@ -73,10 +71,11 @@ impl Store {
         }
     }
 
-    /// Makes sure a (target, probe) pair is known before its first run, so that the landing page lists it.
-    pub fn register(&self, target: &str, probe: ProbeName) {
+    /// Makes sure a (target, probe) pair is known before its first run, so that the landing page lists it, and
+    /// records its interval.
+    pub fn register(&self, target: &str, probe: ProbeName, interval: Duration) {
         if let Ok(mut states) = self.states.write() {
-            states.entry((target.to_string(), probe)).or_default();
+            states.entry((target.to_string(), probe)).or_default().interval = interval;
         }
     }
 
@@ -108,10 +107,11 @@ mod tests {
     #[test]
     fn partial_failures_of_a_successful_run_are_counted() {
         let store = Store::new();
-        store.register("corp", ProbeName::AdAcl);
+        let acl = ProbeName::new(3, "ad_acl");
+        store.register("corp", acl, Duration::from_secs(60));
         let output = ProbeOutput { partial_failures: vec![Reason::Connect], ..ProbeOutput::default() };
-        store.record("corp", ProbeName::AdAcl, Duration::from_secs(1), Ok(output));
-        store.record("corp", ProbeName::AdAcl, Duration::from_secs(1), Err((Reason::Timeout, "t".to_string())));
+        store.record("corp", acl, Duration::from_secs(1), Ok(output));
+        store.record("corp", acl, Duration::from_secs(1), Err((Reason::Timeout, "t".to_string())));
         let (_, _, state) = store.snapshot().remove(0);
         assert_eq!(state.failures.get(&Reason::Connect), Some(&1));
         assert_eq!(state.failures.get(&Reason::Timeout), Some(&1));

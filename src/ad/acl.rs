@@ -18,8 +18,20 @@ use super::security::{
 use super::session::sd_flags_dacl;
 use super::values::dn_to_dns_name;
 use super::{AdContext, LdapError, RootDse, Session};
-use crate::metrics::catalog::{AD_DOMAIN_UNEXPIRE_PASSWORD, AD_SCOPE_PERMISSION};
-use crate::probe::{Check, ProbeError, ProbeOutput, Status};
+use crate::base::{gauge, Check, MetricDef, Need, Probe, ProbeError, ProbeOutput, Status};
+use crate::config::AdTarget;
+
+// --- metrics served by this probe
+pub static AD_SCOPE_PERMISSION: MetricDef = gauge(
+    "writeback_ad_scope_permission",
+    &["domain", "dc", "scope", "account", "permission"],
+    "1 if a user object created directly in the scope would give the connector account this right, as read on this DC (the user class's default security descriptor followed by the scope's inheritable ACEs; deny ACEs, groups and well-known SIDs considered).",
+);
+pub static AD_DOMAIN_UNEXPIRE_PASSWORD: MetricDef = gauge(
+    "writeback_ad_domain_unexpire_password",
+    &["domain", "dc", "account"],
+    "1 if the connector account holds Unexpire Password on the domain root, as read on this DC.",
+);
 
 /// What every DC's evaluation shares, read once per run from the first DC that answers.
 struct Basis {
@@ -53,6 +65,16 @@ struct DcOutcome {
     unexpire: Option<Vec<Decision>>,
 }
 
+/// The probe: the grant on every scope, read on every DC (replication shows as disagreement).
+pub static PROBE: Probe<AdContext, AdTarget> = Probe {
+    name: "ad_acl",
+    metrics: &[&AD_SCOPE_PERMISSION, &AD_DOMAIN_UNEXPIRE_PASSWORD],
+    needs: &[Need::DomainControllers, Need::ConnectorAccounts, Need::ForestDomains],
+    default_interval: None,
+    enabled: |_| true,
+    run: |ctx| Box::pin(run(ctx)),
+};
+
 /// # Errors
 /// When no DC answers or the schema, domain or connector accounts cannot be read.
 pub async fn run(ctx: &AdContext) -> Result<ProbeOutput, ProbeError> {
@@ -67,8 +89,8 @@ pub async fn run(ctx: &AdContext) -> Result<ProbeOutput, ProbeError> {
         return Ok(out);
     }
     let Some(((own, own_scopes), others)) = basis.groups.split_first() else { return Ok(out) };
-    let servers = ctx.servers().await?;
-    let dcs: Vec<Url> = if ctx.cfg.all_dcs { servers } else { servers.into_iter().take(1).collect() };
+    let servers = ctx.dcs().await?;
+    let dcs: &[Url] = if ctx.cfg.all_dcs { &servers } else { &servers[..servers.len().min(1)] };
     let results = join_all(dcs.iter().map(|url| evaluate_dc(ctx, url, &basis, own, own_scopes))).await;
     let mut any_dc = false;
     let mut first_error = None;
@@ -101,18 +123,12 @@ pub async fn run(ctx: &AdContext) -> Result<ProbeOutput, ProbeError> {
         return Err(e.into());
     }
     // Other domains of the forest: one DC each; one that cannot be reached is reported on its own.
-    for (domain, scopes) in others {
-        let evaluated = async {
-            let (mut session, _, url) = ctx.domain_session(domain).await?;
-            let result = evaluate_on(ctx, &url, &basis, &mut session, domain, scopes).await;
-            session.close().await;
-            result
-        };
-        match evaluated.await {
-            Ok(outcome) => emit(&basis, &outcome, &mut out),
-            Err(e) => forest::unreachable(domain, &e, "scope permissions", &mut out),
-        }
-    }
+    let basis = &basis;
+    forest::fan_out(ctx, others, "scope permissions", &mut out, |mut session, url, domain, scopes| async move {
+        let outcome = evaluate_on(ctx, &url, basis, &mut session, &domain, &scopes).await;
+        (session, outcome.map(|outcome| emit_part(basis, &outcome)))
+    })
+    .await;
     Ok(out)
 }
 
@@ -146,9 +162,9 @@ async fn read_basis(
         .dacl
         .unwrap_or_default();
     let connectors = ctx.connectors(session, &domain_dn).await?;
-    let domains = forest::domains_or_own(session, root, ctx.cfg.page_size, out).await;
-    let scopes = forest::scopes_or_roots(&ctx.cfg.scopes, &domains);
-    let mut groups = forest::scopes_by_domain(&scopes, &domains);
+    let forest = ctx.forest(session, root).await;
+    forest.note(out);
+    let mut groups = forest.scope_groups(&ctx.cfg.scopes);
     if !groups.first().is_some_and(|(d, _)| d.nc.eq_ignore_ascii_case(&domain_dn)) {
         groups.insert(0, (ForestDomain { name: domain.clone(), nc: domain_dn.clone() }, Vec::new()));
     }
@@ -245,6 +261,12 @@ fn evaluate_scope(
             Ok(Verdict { aces: aces.clone(), from_schema, decisions })
         })
         .collect()
+}
+
+fn emit_part(basis: &Basis, outcome: &DcOutcome) -> ProbeOutput {
+    let mut part = ProbeOutput::default();
+    emit(basis, outcome, &mut part);
+    part
 }
 
 fn emit(basis: &Basis, outcome: &DcOutcome, out: &mut ProbeOutput) {

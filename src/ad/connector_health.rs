@@ -3,9 +3,36 @@
 
 use super::connector::{server_from_description, ConnectorAccount};
 use super::values::{dn_to_dns_name, filetime_to_unix, interval_seconds};
-use crate::metrics::catalog as m;
-use crate::probe::{Check, ProbeError, ProbeOutput, Status};
-use crate::snapshot::unix_now;
+use super::AdContext;
+use crate::base::{gauge, unix_now, Check, MetricDef, Need, Probe, ProbeError, ProbeOutput, Status};
+use crate::config::AdTarget;
+
+// --- metrics served by this probe
+pub static AD_CONNECTOR_ACCOUNT_INFO: MetricDef = gauge(
+    "writeback_ad_connector_account_info",
+    &["domain", "account", "sid", "server"],
+    "1 per connector account monitored; server is the Connect server named in the account's description (empty when absent).",
+);
+pub static AD_CONNECTOR_ACCOUNT_ENABLED: MetricDef = gauge(
+    "writeback_ad_connector_account_enabled",
+    &["domain", "account"],
+    "1 if the connector account is enabled (userAccountControl bit 0x2 clear).",
+);
+pub static AD_CONNECTOR_ACCOUNT_LOCKED: MetricDef = gauge(
+    "writeback_ad_connector_account_locked",
+    &["domain", "account"],
+    "1 if the connector account is locked out (msDS-User-Account-Control-Computed 0x10, else lockoutTime within the lockout duration).",
+);
+pub static AD_CONNECTOR_ACCOUNT_PASSWORD_LAST_SET: MetricDef = gauge(
+    "writeback_ad_connector_account_password_last_set_timestamp_seconds",
+    &["domain", "account"],
+    "When the connector account's password was last set (pwdLastSet), Unix seconds; absent when it must change at next logon.",
+);
+pub static AD_CONNECTOR_ACCOUNT_PASSWORD_EXPIRY: MetricDef = gauge(
+    "writeback_ad_connector_account_password_expiry_timestamp_seconds",
+    &["domain", "account"],
+    "When the connector account's password expires (msDS-UserPasswordExpiryTimeComputed), Unix seconds; +Inf when it never expires.",
+);
 
 const UF_ACCOUNTDISABLE: i64 = 0x2;
 const UF_LOCKOUT: i64 = 0x10;
@@ -13,9 +40,25 @@ const UF_PASSWORD_EXPIRED: i64 = 0x80_0000;
 /// Warn this long before the connector's password expires.
 const EXPIRY_WARNING_SECONDS: f64 = 14.0 * 86_400.0;
 
+/// The probe: is each connector account usable?
+pub static PROBE: Probe<AdContext, AdTarget> = Probe {
+    name: "ad_connector",
+    metrics: &[
+        &AD_CONNECTOR_ACCOUNT_INFO,
+        &AD_CONNECTOR_ACCOUNT_ENABLED,
+        &AD_CONNECTOR_ACCOUNT_LOCKED,
+        &AD_CONNECTOR_ACCOUNT_PASSWORD_LAST_SET,
+        &AD_CONNECTOR_ACCOUNT_PASSWORD_EXPIRY,
+    ],
+    needs: &[Need::DomainControllers, Need::ConnectorAccounts],
+    default_interval: None,
+    enabled: |_| true,
+    run: |ctx| Box::pin(run(ctx)),
+};
+
 /// # Errors
 /// When no DC answers or the accounts cannot be searched.
-pub async fn run(ctx: &super::AdContext) -> Result<ProbeOutput, ProbeError> {
+pub async fn run(ctx: &AdContext) -> Result<ProbeOutput, ProbeError> {
     let (mut session, root) = ctx.any_dc().await?;
     let domain_dn = root.default_naming_context.clone();
     let result = async {
@@ -36,13 +79,13 @@ pub async fn run(ctx: &super::AdContext) -> Result<ProbeOutput, ProbeError> {
         let state = State::of(account, lockout_duration, now);
         let sam = account.sam.as_str();
         let server = account.description.as_deref().and_then(server_from_description).unwrap_or_default();
-        out.sample(&m::AD_CONNECTOR_ACCOUNT_INFO, &[&domain, sam, &account.sid.to_string(), &server], 1.0);
-        out.sample(&m::AD_CONNECTOR_ACCOUNT_ENABLED, &[&domain, sam], f64::from(u8::from(state.enabled)));
-        out.sample(&m::AD_CONNECTOR_ACCOUNT_LOCKED, &[&domain, sam], f64::from(u8::from(state.locked)));
+        out.sample(&AD_CONNECTOR_ACCOUNT_INFO, &[&domain, sam, &account.sid.to_string(), &server], 1.0);
+        out.sample(&AD_CONNECTOR_ACCOUNT_ENABLED, &[&domain, sam], f64::from(u8::from(state.enabled)));
+        out.sample(&AD_CONNECTOR_ACCOUNT_LOCKED, &[&domain, sam], f64::from(u8::from(state.locked)));
         if let Some(at) = state.password_last_set {
-            out.sample(&m::AD_CONNECTOR_ACCOUNT_PASSWORD_LAST_SET, &[&domain, sam], at);
+            out.sample(&AD_CONNECTOR_ACCOUNT_PASSWORD_LAST_SET, &[&domain, sam], at);
         }
-        out.sample(&m::AD_CONNECTOR_ACCOUNT_PASSWORD_EXPIRY, &[&domain, sam], state.password_expiry);
+        out.sample(&AD_CONNECTOR_ACCOUNT_PASSWORD_EXPIRY, &[&domain, sam], state.password_expiry);
         out.checks.push(state.check(sam, now));
     }
     let enabled_msol = connectors.accounts.iter().filter(|a| a.user_account_control & UF_ACCOUNTDISABLE == 0).count();

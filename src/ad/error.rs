@@ -1,6 +1,6 @@
 //! LDAP failures, classified into the bounded `reason` label.
 
-use crate::probe::Reason;
+use crate::base::{ProbeError, Reason};
 
 /// What went wrong talking to a DC. `server` is the URL host; messages never contain a password.
 #[derive(Debug, thiserror::Error)]
@@ -85,6 +85,12 @@ pub(crate) fn referral(server: String, operation: &'static str, refs: &[String])
     // Server-supplied text: bounded before it reaches a message.
     let to = refs.first().map(|r| format!(" to {}", r.chars().take(200).collect::<String>())).unwrap_or_default();
     LdapError::Referral { server, operation, to }
+}
+
+impl From<LdapError> for ProbeError {
+    fn from(e: LdapError) -> ProbeError {
+        ProbeError::Failed { reason: e.reason(), message: e.to_string() }
+    }
 }
 
 #[cfg(test)]

@@ -2,12 +2,14 @@
 //! each, and which domain a scope DN belongs to. Default scopes are the root of every domain; a domain that cannot
 //! be reached is reported on its own (check line, log, a counted failure reason) without failing the others.
 
+use std::future::Future;
+
 use ldap3::Scope;
 use url::Url;
 
 use super::values::dn_to_dns_name;
-use super::{AdContext, Entry, LdapError, RootDse, Session};
-use crate::probe::{Check, ProbeOutput, Status};
+use super::{first_answering, AdContext, Entry, LdapError, RootDse, Session};
+use crate::base::{Check, ProbeOutput, Status};
 
 /// `FLAG_CR_NTDS_DOMAIN`: the crossRef names a domain naming context (not the configuration, schema or an
 /// application partition).
@@ -65,14 +67,42 @@ pub async fn list_domains(
     Ok(domains)
 }
 
-/// The forest's domains as seen from the bound DC: the bound domain first, then the others. When the list cannot
-/// be read, only the bound domain (and a WARN check saying so).
-pub async fn domains_or_own(
-    session: &mut Session,
-    root: &RootDse,
-    page_size: u32,
-    out: &mut ProbeOutput,
-) -> Vec<ForestDomain> {
+/// The forest's domains as the bound DC sees them (read once per cycle through [`AdContext::forest`]).
+#[derive(Debug)]
+pub struct Forest {
+    /// The bound domain first, then the others by name.
+    pub domains: Vec<ForestDomain>,
+    /// Why the list could not be read (then `domains` is the bound domain alone).
+    pub listing_error: Option<String>,
+}
+
+impl Forest {
+    /// The configured scopes (else every domain's root) grouped by domain, the bound domain first.
+    pub fn scope_groups(&self, configured: &[String]) -> Vec<(ForestDomain, Vec<String>)> {
+        scopes_by_domain(&scopes_or_roots(configured, &self.domains), &self.domains)
+    }
+
+    /// The WARN check of a forest whose domains could not be listed, for each probe that relies on the list.
+    pub fn note(&self, out: &mut ProbeOutput) {
+        let (Some(error), Some(own)) = (&self.listing_error, self.domains.first()) else { return };
+        out.checks.push(Check {
+            id: "ad_forest_domains",
+            subject: own.name.clone(),
+            title: "The forest's domains can be listed".to_string(),
+            status: Status::Warn,
+            observed: error.clone(),
+            remediation: Some(
+                "The monitoring account needs read access to CN=Partitions in the configuration partition \
+                 (granted to Authenticated Users by default)."
+                    .to_string(),
+            ),
+        });
+    }
+}
+
+/// Reads the forest's domains from the bound DC: the bound domain first, then the others. When the list cannot be
+/// read, only the bound domain, with the reason.
+pub(super) async fn read(session: &mut Session, root: &RootDse, page_size: u32) -> Forest {
     let own_nc = root.default_naming_context.clone();
     let own = ForestDomain { name: dn_to_dns_name(&own_nc).unwrap_or_default(), nc: own_nc };
     let listed = match &root.configuration_naming_context {
@@ -87,23 +117,11 @@ pub async fn domains_or_own(
         Ok(domains) => {
             let mut all = vec![own.clone()];
             all.extend(domains.into_iter().filter(|d| !d.nc.eq_ignore_ascii_case(&own.nc)));
-            all
+            Forest { domains: all, listing_error: None }
         }
         Err(e) => {
             tracing::warn!(error = %e, "cannot list the forest's domains; only the bound domain is examined");
-            out.checks.push(Check {
-                id: "ad_forest_domains",
-                subject: own.name.clone(),
-                title: "The forest's domains can be listed".to_string(),
-                status: Status::Warn,
-                observed: e.to_string(),
-                remediation: Some(
-                    "The monitoring account needs read access to CN=Partitions in the configuration partition \
-                     (granted to Authenticated Users by default)."
-                        .to_string(),
-                ),
-            });
-            vec![own]
+            Forest { domains: vec![own], listing_error: Some(e.to_string()) }
         }
     }
 }
@@ -178,37 +196,58 @@ impl AdContext {
         if urls.is_empty() {
             urls.extend(Url::parse(&self.url_for(&domain.name, None)).ok());
         }
-        let mut first_error = None;
-        for url in urls {
-            let attempt = async {
-                let mut session = Session::open(self, &url).await?;
-                let root = session.root_dse().await?;
-                if !root.default_naming_context.eq_ignore_ascii_case(&domain.nc) {
-                    return Err(LdapError::Protocol {
-                        server: session.server().to_string(),
-                        operation: "read rootDSE",
-                        detail: format!("serves {}, not {}", root.default_naming_context, domain.nc),
-                    });
-                }
-                Ok((session, root))
-            };
-            match attempt.await {
-                Ok((session, root)) => {
-                    if let Some(name) = &root.dns_host_name {
-                        self.remember_dc_name(&url, name);
-                    }
-                    return Ok((session, root, url));
+        first_answering(&urls, |url| async move {
+            let mut session = Session::open(self, &url).await?;
+            let root = match session.root_dse().await {
+                Ok(root) if root.default_naming_context.eq_ignore_ascii_case(&domain.nc) => root,
+                Ok(root) => {
+                    let server = session.server().to_string();
+                    session.close().await;
+                    let detail = format!("serves {}, not {}", root.default_naming_context, domain.nc);
+                    return Err(LdapError::Protocol { server, operation: "read rootDSE", detail });
                 }
                 Err(e) => {
-                    tracing::debug!(server = %url, error = %e, "DC of {} failed, trying the next one", domain.name);
-                    first_error.get_or_insert(e);
+                    session.close().await;
+                    return Err(e);
                 }
+            };
+            if let Some(name) = &root.dns_host_name {
+                self.remember_dc_name(&url, name);
             }
+            Ok((session, root, url))
+        })
+        .await
+    }
+}
+
+/// Runs `each` for every domain in `others` on a DC of that domain, one session each. `each` gets the session, the
+/// DC's URL, the domain and its scopes, and hands back the session (closed here) with the domain's part of the output,
+/// merged when it succeeds. A domain none of whose DCs answers, or whose reads fail, is reported on its own
+/// ([`unreachable`]) and the others go on: one domain never fails the whole probe. (Owned arguments: a closure whose
+/// future borrowed them would not be `Send`.)
+pub async fn fan_out<F, Fut>(
+    ctx: &AdContext,
+    others: &[(ForestDomain, Vec<String>)],
+    part: &str,
+    out: &mut ProbeOutput,
+    mut each: F,
+) where
+    F: FnMut(Session, Url, ForestDomain, Vec<String>) -> Fut,
+    Fut: Future<Output = (Session, Result<ProbeOutput, LdapError>)>,
+{
+    for (domain, scopes) in others {
+        let result = match ctx.domain_session(domain).await {
+            Ok((session, _, url)) => {
+                let (session, result) = each(session, url, domain.clone(), scopes.clone()).await;
+                session.close().await;
+                result
+            }
+            Err(e) => Err(e),
+        };
+        match result {
+            Ok(scratch) => out.merge(scratch),
+            Err(e) => unreachable(domain, &e, part, out),
         }
-        Err(first_error.unwrap_or_else(|| LdapError::Connect {
-            server: domain.name.clone(),
-            detail: "no DC found for the domain".to_string(),
-        }))
     }
 }
 

@@ -5,8 +5,24 @@ use ldap3::Scope;
 
 use super::values::{describe_seconds, interval_seconds};
 use super::{LdapError, Session};
-use crate::metrics::catalog as m;
-use crate::probe::{Check, ProbeOutput, Status};
+use crate::base::{gauge, Check, MetricDef, ProbeOutput, Status};
+
+// --- metrics served by this probe
+pub static AD_PSO_READABLE: MetricDef = gauge(
+    "writeback_ad_pso_readable",
+    &["domain"],
+    "1 if the Password Settings Container could be read (0: fine-grained policies cannot be checked, which is not the same as none).",
+);
+pub static AD_PSO_MIN_PASSWORD_AGE: MetricDef = gauge(
+    "writeback_ad_pso_min_password_age_seconds",
+    &["domain", "pso"],
+    "msDS-MinimumPasswordAge of a fine-grained password policy, in seconds; writeback wants 0.",
+);
+pub static AD_PSO_PRECEDENCE: MetricDef = gauge(
+    "writeback_ad_pso_precedence",
+    &["domain", "pso"],
+    "msDS-PasswordSettingsPrecedence of a fine-grained password policy (lower wins).",
+);
 
 const ATTRS: [&str; 4] = ["cn", "msDS-MinimumPasswordAge", "msDS-PasswordSettingsPrecedence", "msDS-PSOAppliesTo"];
 
@@ -59,7 +75,7 @@ pub async fn add_psos(
             .await?;
     }
     let readable = container_entry.as_ref().is_some_and(|c| c.first("cn").is_some()) && hidden == 0;
-    out.sample(&m::AD_PSO_READABLE, &[domain], f64::from(u8::from(readable)));
+    out.sample(&AD_PSO_READABLE, &[domain], f64::from(u8::from(readable)));
     if !readable {
         out.checks.push(Check {
             id: "ad_pso_readable",
@@ -83,10 +99,10 @@ pub async fn add_psos(
     }
     for pso in psos.iter().filter(|p| !p.name.is_empty()) {
         if let Some(age) = pso.min_age {
-            out.sample(&m::AD_PSO_MIN_PASSWORD_AGE, &[domain, &pso.name], age);
+            out.sample(&AD_PSO_MIN_PASSWORD_AGE, &[domain, &pso.name], age);
         }
         if let Some(precedence) = pso.precedence {
-            out.sample(&m::AD_PSO_PRECEDENCE, &[domain, &pso.name], precedence as f64);
+            out.sample(&AD_PSO_PRECEDENCE, &[domain, &pso.name], precedence as f64);
         }
         let age = pso.min_age.unwrap_or(0.0);
         let applies = describe_subjects(&pso.applies_to, pso.applies_to_ranged);

@@ -1,11 +1,9 @@
 //! The rustls client configuration for LDAPS and StartTLS: which CAs to trust, which name to check.
 
-use std::path::Path;
 use std::sync::Arc;
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::client::WebPkiServerVerifier;
-use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
 
@@ -31,10 +29,7 @@ impl TlsSetup {
         let roots = if tls.insecure_skip_verify {
             None
         } else {
-            Some(Arc::new(match &tls.ca_file {
-                Some(file) => roots_from_file(file)?,
-                None => system_roots()?,
-            }))
+            Some(Arc::new(crate::trust::roots(tls.ca_file.as_deref(), "tls.ca_file")?))
         };
         Ok(TlsSetup { provider, roots, server_name: tls.server_name.clone() })
     }
@@ -65,29 +60,6 @@ impl TlsSetup {
         };
         Ok(Arc::new(builder.dangerous().with_custom_certificate_verifier(verifier).with_no_client_auth()))
     }
-}
-
-fn roots_from_file(file: &Path) -> Result<RootCertStore, String> {
-    let mut roots = RootCertStore::empty();
-    let certs = CertificateDer::pem_file_iter(file).map_err(|e| format!("CA file {}: {e}", file.display()))?;
-    for cert in certs {
-        let cert = cert.map_err(|e| format!("CA file {}: {e}", file.display()))?;
-        roots.add(cert).map_err(|e| format!("CA file {}: {e}", file.display()))?;
-    }
-    if roots.is_empty() {
-        return Err(format!("CA file {} holds no certificate", file.display()));
-    }
-    Ok(roots)
-}
-
-fn system_roots() -> Result<RootCertStore, String> {
-    let found = rustls_native_certs::load_native_certs();
-    let mut roots = RootCertStore::empty();
-    let (added, _ignored) = roots.add_parsable_certificates(found.certs);
-    if added == 0 {
-        return Err("no trusted CA certificates found on this system: set tls.ca_file".to_string());
-    }
-    Ok(roots)
 }
 
 /// Checks the certificate against a configured name instead of the one in the URL (e.g. a DC reached by IP).

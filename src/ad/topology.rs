@@ -6,34 +6,41 @@ use url::Url;
 
 use super::values::dn_to_dns_name;
 use super::{AdContext, LdapError, RootDse, Session};
-use crate::metrics::catalog::{AD_DC_POLICY_HINTS_SUPPORTED, AD_DC_UP};
-use crate::probe::{Check, ProbeError, ProbeOutput, Status};
+use crate::base::{gauge, Check, MetricDef, Need, Probe, ProbeError, ProbeOutput, Status};
+use crate::config::AdTarget;
+
+// --- metrics served by this probe
+pub static AD_DC_UP: MetricDef = gauge(
+    "writeback_ad_dc_up",
+    &["domain", "dc"],
+    "1 if the domain controller accepted the bind and answered the rootDSE.",
+);
+pub static AD_DC_POLICY_HINTS_SUPPORTED: MetricDef = gauge(
+    "writeback_ad_dc_policy_hints_supported",
+    &["domain", "dc"],
+    "1 if the DC's rootDSE supportedControl lists LDAP_SERVER_POLICY_HINTS_OID 1.2.840.113556.1.4.2066, which Entra Connect needs for password writeback.",
+);
 
 /// LDAP_SERVER_POLICY_HINTS_OID: without it ADSync logs event 6329 and writeback fails (Windows Server 2016+).
 pub const POLICY_HINTS_OID: &str = "1.2.840.113556.1.4.2066";
 
-fn remember_names(ctx: &AdContext, servers: &[Url], results: &[Result<RootDse, LdapError>]) {
-    for (url, result) in servers.iter().zip(results) {
-        if let Some(name) = result.as_ref().ok().and_then(|r| r.dns_host_name.as_deref()) {
-            ctx.remember_dc_name(url, name);
-        }
-    }
-}
-
-/// Reads the DC list from the first DC that answered; a failure here only loses the extra DCs (logged).
-async fn list_dcs(ctx: &AdContext, results: &[Result<RootDse, LdapError>]) -> Option<Vec<String>> {
-    let config_nc =
-        results.iter().filter_map(|r| r.as_ref().ok()).find_map(|r| r.configuration_naming_context.clone())?;
-    let (mut session, _) = ctx.any_dc().await.ok()?;
-    let listed = super::discovery::listed_dcs(&mut session, &config_nc, ctx.cfg.page_size).await;
-    session.close().await;
-    listed.map_err(|e| tracing::warn!(error = %e, "cannot list the domain's DCs")).ok()
-}
+/// The probe: every DC of the shared DC list (configured or DNS SRV, plus the ones the directory lists).
+pub static PROBE: Probe<AdContext, AdTarget> = Probe {
+    name: "ad_topology",
+    metrics: &[&AD_DC_UP, &AD_DC_POLICY_HINTS_SUPPORTED],
+    needs: &[Need::DomainControllers],
+    default_interval: None,
+    enabled: |_| true,
+    run: |ctx| Box::pin(run(ctx)),
+};
 
 async fn probe_dc(ctx: &AdContext, url: &Url) -> Result<RootDse, LdapError> {
     let mut session = Session::open(ctx, url).await?;
     let root = session.root_dse().await;
     session.close().await;
+    if let Some(name) = root.as_ref().ok().and_then(|r| r.dns_host_name.as_deref()) {
+        ctx.remember_dc_name(url, name);
+    }
     root
 }
 
@@ -42,18 +49,8 @@ async fn probe_dc(ctx: &AdContext, url: &Url) -> Result<RootDse, LdapError> {
 /// # Errors
 /// The first DC's failure when no DC answered.
 pub async fn run(ctx: &AdContext) -> Result<ProbeOutput, ProbeError> {
-    let mut servers = ctx.servers().await?;
-    let mut results = join_all(servers.iter().map(|url| probe_dc(ctx, url))).await;
-    remember_names(ctx, &servers, &results);
-    // The DCs the directory lists join the list (a DC neither configured nor in DNS is still a DC Connect may use).
-    if let Some(listed) = list_dcs(ctx, &results).await {
-        let before = servers.len();
-        ctx.set_listed(&listed);
-        servers = ctx.servers().await?;
-        let extra = servers.get(before..).unwrap_or_default();
-        results.extend(join_all(extra.iter().map(|url| probe_dc(ctx, url))).await);
-        remember_names(ctx, &servers, &results);
-    }
+    let servers = ctx.dcs().await?;
+    let results = join_all(servers.iter().map(|url| probe_dc(ctx, url))).await;
 
     let Some(domain) =
         results.iter().filter_map(|r| r.as_ref().ok()).find_map(|root| dn_to_dns_name(&root.default_naming_context))

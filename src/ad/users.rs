@@ -11,8 +11,42 @@ use super::forest::{self, ForestDomain};
 use super::security::{check_access_on, guids, Decision, Right, SecurityDescriptor};
 use super::session::sd_flags_dacl;
 use super::{AdContext, Entry, LdapError, Session};
-use crate::metrics::catalog as m;
-use crate::probe::{Check, ProbeError, ProbeOutput, Status};
+use crate::base::{gauge, Check, MetricDef, Need, Probe, ProbeError, ProbeOutput, Status};
+use crate::config::AdTarget;
+
+// --- metrics served by this probe
+pub static AD_USERS: MetricDef = gauge(
+    "writeback_ad_users",
+    &["domain", "scope"],
+    "Enabled user accounts (classes user and inetOrgPerson) under the scope.",
+);
+pub static AD_USERS_READY: MetricDef = gauge(
+    "writeback_ad_users_ready",
+    &["domain", "scope", "account"],
+    "Users on whose own DACL the connector account effectively holds all four writeback rights.",
+);
+pub static AD_USERS_MISSING_PERMISSION: MetricDef = gauge(
+    "writeback_ad_users_missing_permission",
+    &["domain", "scope", "account", "permission"],
+    "Users on which the connector account lacks this right.",
+);
+pub static AD_USERS_NOT_READY: MetricDef = gauge(
+    "writeback_ad_users_not_ready",
+    &["domain", "scope", "account", "reason"],
+    "Users not ready for writeback, by first cause: protected (adminCount=1), inheritance_disabled, object_class, denied, not_granted.",
+);
+pub static AD_USERS_INHERITANCE_DISABLED: MetricDef = gauge(
+    "writeback_ad_users_inheritance_disabled",
+    &["domain", "scope"],
+    "Users whose DACL is protected from inheritance (SE_DACL_PROTECTED).",
+);
+pub static AD_USERS_PROTECTED: MetricDef =
+    gauge("writeback_ad_users_protected", &["domain", "scope"], "Users with adminCount=1 (AdminSDHolder-protected).");
+pub static AD_USERS_UNREADABLE: MetricDef = gauge(
+    "writeback_ad_users_unreadable",
+    &["domain", "scope"],
+    "Users whose security descriptor could not be read or parsed (not counted as ready or not ready; the log names them).",
+);
 
 /// Enabled people of class user or inetOrgPerson (computers are users too, but not persons).
 const FILTER: &str =
@@ -88,6 +122,24 @@ struct AccountTally {
     examples: [Vec<String>; 5],
 }
 
+/// The probe: every enabled user in every scope, on its own DACL.
+pub static PROBE: Probe<AdContext, AdTarget> = Probe {
+    name: "ad_users",
+    metrics: &[
+        &AD_USERS,
+        &AD_USERS_READY,
+        &AD_USERS_MISSING_PERMISSION,
+        &AD_USERS_NOT_READY,
+        &AD_USERS_INHERITANCE_DISABLED,
+        &AD_USERS_PROTECTED,
+        &AD_USERS_UNREADABLE,
+    ],
+    needs: &[Need::DomainControllers, Need::ConnectorAccounts, Need::ForestDomains],
+    default_interval: None,
+    enabled: |ad| ad.user_scan,
+    run: |ctx| Box::pin(run(ctx)),
+};
+
 /// # Errors
 /// When no DC answers, or the scan of a scope of the bound domain fails part-way (nothing is published then). A
 /// forest domain that cannot be reached or scanned is reported on its own.
@@ -97,40 +149,29 @@ pub async fn run(ctx: &AdContext) -> Result<ProbeOutput, ProbeError> {
     let mut out = ProbeOutput::default();
     let result = async {
         let connectors = ctx.connectors(&mut session, &domain_dn).await?;
-        let domains = forest::domains_or_own(&mut session, &root, ctx.cfg.page_size, &mut out).await;
-        let scopes = forest::scopes_or_roots(&ctx.cfg.scopes, &domains);
-        let groups = forest::scopes_by_domain(&scopes, &domains);
+        let forest = ctx.forest(&mut session, &root).await;
+        forest.note(&mut out);
         let mut others = Vec::new();
-        for (domain, scopes) in groups {
+        for (domain, scopes) in forest.scope_groups(&ctx.cfg.scopes) {
             if domain.nc.eq_ignore_ascii_case(&domain_dn) {
                 scan_scopes(ctx, &mut session, &domain, &scopes, &connectors.accounts, &mut out).await?;
             } else {
                 others.push((domain, scopes));
             }
         }
-        Ok::<_, ProbeError>((connectors, others))
+        Ok::<_, LdapError>((connectors, others))
     }
     .await;
     session.close().await;
     let (connectors, others) = result?;
-    for (domain, scopes) in others {
-        // Scanned into a scratch output: a domain that fails half-way contributes nothing.
+    // A domain that fails half-way contributes nothing (fan_out scans into a scratch output).
+    let accounts = &connectors.accounts;
+    forest::fan_out(ctx, &others, "user scan", &mut out, |mut session, _, domain, scopes| async move {
         let mut part = ProbeOutput::default();
-        let scanned = async {
-            let (mut session, _, _) = ctx.domain_session(&domain).await?;
-            let result = scan_scopes(ctx, &mut session, &domain, &scopes, &connectors.accounts, &mut part).await;
-            session.close().await;
-            result
-        };
-        match scanned.await {
-            Ok(()) => {
-                out.samples.append(&mut part.samples);
-                out.checks.append(&mut part.checks);
-            }
-            Err(ProbeError::Ldap(e)) => forest::unreachable(&domain, &e, "user scan", &mut out),
-            Err(e) => return Err(e),
-        }
-    }
+        let scanned = scan_scopes(ctx, &mut session, &domain, &scopes, accounts, &mut part).await;
+        (session, scanned.map(|()| part))
+    })
+    .await;
     Ok(out)
 }
 
@@ -142,14 +183,14 @@ async fn scan_scopes(
     scopes: &[String],
     accounts: &[ConnectorAccount],
     out: &mut ProbeOutput,
-) -> Result<(), ProbeError> {
+) -> Result<(), LdapError> {
     for scope in scopes {
         let problem = match session.read(scope, &["objectClass"], "read a scope").await {
             Ok(Some(_)) => None,
             Ok(None) => Some("no such object".to_string()),
             // A DN outside every domain of the forest: this scope's problem, not the run's.
             Err(e @ LdapError::Referral { .. }) => Some(e.to_string()),
-            Err(e) => return Err(e.into()),
+            Err(e) => return Err(e),
         };
         if let Some(observed) = problem {
             out.checks.push(Check {
@@ -248,18 +289,18 @@ fn judge(entry: &Entry, accounts: &[ConnectorAccount], tally: &mut Tally) {
 }
 
 fn emit(domain: &str, scope: &str, accounts: &[ConnectorAccount], tally: &Tally, out: &mut ProbeOutput) {
-    out.sample(&m::AD_USERS, &[domain, scope], tally.users as f64);
-    out.sample(&m::AD_USERS_PROTECTED, &[domain, scope], tally.protected as f64);
-    out.sample(&m::AD_USERS_INHERITANCE_DISABLED, &[domain, scope], tally.inheritance_disabled as f64);
-    out.sample(&m::AD_USERS_UNREADABLE, &[domain, scope], tally.unreadable as f64);
+    out.sample(&AD_USERS, &[domain, scope], tally.users as f64);
+    out.sample(&AD_USERS_PROTECTED, &[domain, scope], tally.protected as f64);
+    out.sample(&AD_USERS_INHERITANCE_DISABLED, &[domain, scope], tally.inheritance_disabled as f64);
+    out.sample(&AD_USERS_UNREADABLE, &[domain, scope], tally.unreadable as f64);
     for (account, t) in accounts.iter().zip(&tally.per_account) {
         let sam = account.sam.as_str();
-        out.sample(&m::AD_USERS_READY, &[domain, scope, sam], t.ready as f64);
+        out.sample(&AD_USERS_READY, &[domain, scope, sam], t.ready as f64);
         for (right, n) in Right::USER_RIGHTS.iter().zip(t.missing) {
-            out.sample(&m::AD_USERS_MISSING_PERMISSION, &[domain, scope, sam, right.label()], n as f64);
+            out.sample(&AD_USERS_MISSING_PERMISSION, &[domain, scope, sam, right.label()], n as f64);
         }
         for cause in Cause::ALL {
-            out.sample(&m::AD_USERS_NOT_READY, &[domain, scope, sam, cause.label()], t.not_ready[cause.index()] as f64);
+            out.sample(&AD_USERS_NOT_READY, &[domain, scope, sam, cause.label()], t.not_ready[cause.index()] as f64);
         }
         out.checks.push(Check {
             id: "ad_users_ready",

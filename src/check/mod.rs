@@ -20,11 +20,11 @@ pub async fn run_once(config: &Config) -> Report {
         async move {
             let ctx = TargetContext::single_run(target.clone(), config);
             for probe in probes_for(target) {
-                store.register(&target.name, probe);
+                store.register(&target.name, probe.name, probe.probe.interval(config));
                 let started = Instant::now();
                 let result = run_probe(probe, &ctx, config.timeout()).await;
                 let result = result.map_err(|e| (e.reason(), e.to_string()));
-                store.record(&target.name, probe, started.elapsed(), result);
+                store.record(&target.name, probe.name, started.elapsed(), result);
             }
         }
     });

@@ -2,8 +2,8 @@
 
 use serde::Serialize;
 
+use crate::base::{Check, Status};
 use crate::config::Config;
-use crate::probe::{Check, Status};
 use crate::snapshot::Store;
 
 #[derive(Debug, Serialize)]
@@ -134,11 +134,14 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::probe::{ProbeName, ProbeOutput, Reason};
+    use crate::base::{ProbeName, ProbeOutput, Reason};
+
+    const TOPOLOGY: ProbeName = ProbeName::new(0, "ad_topology");
+    const POLICY: ProbeName = ProbeName::new(1, "ad_policy");
 
     fn config() -> Config {
         let yaml = "targets:\n  - name: t\n    ad:\n      servers: [ldaps://dc:636]\n      bind: {user: u, password_env: PATH}\n";
-        crate::config::parse(yaml, Path::new("test.yml")).expect("valid test config")
+        crate::config::parse(yaml, Path::new("test.yml"), &[]).expect("valid test config")
     }
 
     fn check(status: Status) -> Check {
@@ -147,14 +150,14 @@ mod tests {
 
     fn exit_code(results: Vec<Result<Vec<Status>, Reason>>) -> i32 {
         let store = Store::new();
-        for (result, probe) in results.into_iter().zip([ProbeName::AdTopology, ProbeName::AdPolicy]) {
+        for (result, probe) in results.into_iter().zip([TOPOLOGY, POLICY]) {
             let result = result
                 .map(|statuses| ProbeOutput {
                     checks: statuses.into_iter().map(check).collect(),
                     ..ProbeOutput::default()
                 })
                 .map_err(|reason| (reason, "failed".to_string()));
-            store.register("t", probe);
+            store.register("t", probe, Duration::from_secs(60));
             store.record("t", probe, Duration::ZERO, result);
         }
         Report::from_store(&store, &config()).summary.exit_code
@@ -172,17 +175,12 @@ mod tests {
     #[test]
     fn text_report_shows_fix_and_probe_errors() {
         let store = Store::new();
-        store.register("t", ProbeName::AdPolicy);
-        store.register("t", ProbeName::AdTopology);
+        store.register("t", POLICY, Duration::from_secs(60));
+        store.register("t", TOPOLOGY, Duration::from_secs(60));
         let mut failing = check(Status::Fail);
         failing.remediation = Some("do this".into());
-        store.record(
-            "t",
-            ProbeName::AdPolicy,
-            Duration::ZERO,
-            Ok(ProbeOutput { checks: vec![failing], ..ProbeOutput::default() }),
-        );
-        store.record("t", ProbeName::AdTopology, Duration::ZERO, Err((Reason::Tls, "bad certificate".into())));
+        store.record("t", POLICY, Duration::ZERO, Ok(ProbeOutput { checks: vec![failing], ..ProbeOutput::default() }));
+        store.record("t", TOPOLOGY, Duration::ZERO, Err((Reason::Tls, "bad certificate".into())));
         let text = Report::from_store(&store, &config()).to_text();
         assert!(text.contains("FAIL  ad_policy      t [s]: o\n        fix: do this"), "{text}");
         assert!(text.contains("ERROR ad_topology    probe could not run (tls): bad certificate"), "{text}");

@@ -13,11 +13,10 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 pub use duration::PromDuration;
-pub use schema::{BindMechanism, Cloud, Global, Intervals};
+pub use schema::{BindMechanism, Cloud, Global};
 pub use secret::{Secret, SecretSource};
 use url::Url;
 
-use crate::probe::ProbeName;
 use crate::version::ConnectVersion;
 
 /// A validated configuration. Built only by [`load`] / [`parse`], so every value in it has been checked.
@@ -94,21 +93,9 @@ pub enum EntraCredential {
 }
 
 impl Config {
-    /// The interval of one probe: its override, else the global interval.
-    pub fn interval(&self, probe: ProbeName) -> Duration {
-        let i = &self.global.intervals;
-        let specific = match probe {
-            ProbeName::AdTopology => i.ad_topology,
-            ProbeName::AdPolicy => i.ad_policy,
-            ProbeName::AdConnector => i.ad_connector,
-            ProbeName::AdAcl => i.ad_acl,
-            ProbeName::AdUsers => i.ad_users,
-            ProbeName::AdGpo => i.ad_gpo,
-            ProbeName::EntraLicenses => i.entra_licenses,
-            ProbeName::EntraSync => i.entra_sync,
-            ProbeName::EntraSspr => i.entra_sspr,
-        };
-        specific.unwrap_or(self.global.interval).0
+    /// The interval `global.intervals` sets for a probe, if any.
+    pub fn interval_override(&self, probe: &str) -> Option<Duration> {
+        self.global.intervals.get(probe).map(|d| d.value.0)
     }
 
     pub fn timeout(&self) -> Duration {
@@ -142,27 +129,27 @@ impl fmt::Display for ConfigError {
     }
 }
 
-/// Reads and validates a configuration file.
+/// Reads and validates a configuration file. `probes` are the probe names `global.intervals` may use.
 ///
 /// # Errors
 /// The first problem found, as a one-line [`ConfigError`].
-pub fn load(file: &Path) -> Result<Config, ConfigError> {
+pub fn load(file: &Path, probes: &[&str]) -> Result<Config, ConfigError> {
     let text = std::fs::read_to_string(file).map_err(|e| ConfigError {
         file: file.to_path_buf(),
         line: None,
         key: String::new(),
         message: format!("cannot read the configuration file: {e}"),
     })?;
-    parse(&text, file)
+    parse(&text, file, probes)
 }
 
-/// Parses and validates configuration text; `file` is only used in error messages and to resolve nothing else.
+/// Parses and validates configuration text; `file` is only used in error messages and to resolve relative paths.
 ///
 /// # Errors
 /// The first problem found, as a one-line [`ConfigError`].
-pub fn parse(text: &str, file: &Path) -> Result<Config, ConfigError> {
+pub fn parse(text: &str, file: &Path, probes: &[&str]) -> Result<Config, ConfigError> {
     let raw = parse_raw(text, file)?;
-    validate::resolve(raw, file)
+    validate::resolve(raw, file, probes)
 }
 
 fn parse_raw(text: &str, file: &Path) -> Result<schema::RawConfig, ConfigError> {

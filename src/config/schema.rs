@@ -1,5 +1,6 @@
 //! The configuration file's shape (CONFIG.md), parsed strictly: unknown keys are errors.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use serde::Deserialize;
@@ -22,7 +23,8 @@ pub struct RawConfig {
 pub struct Global {
     pub interval: PromDuration,
     pub timeout: PromDuration,
-    pub intervals: Intervals,
+    /// Per-probe interval overrides by probe name; the names are checked against the probe registry.
+    pub intervals: BTreeMap<String, Spanned<PromDuration>>,
 }
 
 impl Default for Global {
@@ -30,24 +32,9 @@ impl Default for Global {
         Global {
             interval: PromDuration::from_secs(300),
             timeout: PromDuration::from_secs(120),
-            intervals: Intervals::default(),
+            intervals: BTreeMap::new(),
         }
     }
-}
-
-/// Per-probe interval overrides; a field per probe, so a misspelt probe name is an unknown-key error.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Intervals {
-    pub ad_topology: Option<PromDuration>,
-    pub ad_policy: Option<PromDuration>,
-    pub ad_connector: Option<PromDuration>,
-    pub ad_acl: Option<PromDuration>,
-    pub ad_users: Option<PromDuration>,
-    pub ad_gpo: Option<PromDuration>,
-    pub entra_licenses: Option<PromDuration>,
-    pub entra_sync: Option<PromDuration>,
-    pub entra_sspr: Option<PromDuration>,
 }
 
 #[derive(Debug, Deserialize)]

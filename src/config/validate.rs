@@ -1,11 +1,12 @@
 //! Checks what serde cannot (uniqueness, combinations, readable secrets) and resolves defaults.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use serde_saphyr::Spanned;
 use url::Url;
 
+use super::duration::PromDuration;
 use super::schema::{self, BindMechanism, RawConfig};
 use super::{AdTarget, AdTls, Bind, Config, ConfigError, EntraCredential, EntraTarget, SecretSource, Target};
 
@@ -37,9 +38,10 @@ impl Ctx<'_> {
     }
 }
 
-pub(super) fn resolve(raw: RawConfig, file: &Path) -> Result<Config, ConfigError> {
+pub(super) fn resolve(raw: RawConfig, file: &Path, probes: &[&str]) -> Result<Config, ConfigError> {
     let ctx = Ctx { file };
     let g = &raw.global;
+    check_intervals(&ctx, &g.intervals, probes)?;
     if g.interval.0.as_secs() < 1 {
         return Err(ctx.err(0, "global.interval", "must be at least 1s"));
     }
@@ -68,6 +70,25 @@ pub(super) fn resolve(raw: RawConfig, file: &Path) -> Result<Config, ConfigError
         targets.push(Target { name, ad, entra });
     }
     Ok(Config { file: file.to_path_buf(), global: raw.global, targets })
+}
+
+/// `global.intervals`: each key a probe of the registry, each value at least a second.
+fn check_intervals(
+    ctx: &Ctx,
+    intervals: &BTreeMap<String, Spanned<PromDuration>>,
+    probes: &[&str],
+) -> Result<(), ConfigError> {
+    for (name, interval) in intervals {
+        let key = format!("global.intervals.{name}");
+        if !probes.contains(&name.as_str()) {
+            let message = format!("unknown field `{name}`, expected one of {}", probes.join(", "));
+            return Err(ctx.at(interval, key, message));
+        }
+        if interval.value.0.as_secs() < 1 {
+            return Err(ctx.at(interval, key, "must be at least 1s"));
+        }
+    }
+    Ok(())
 }
 
 fn resolve_ad(ctx: &Ctx, key: &str, ad: Spanned<schema::AdConfig>) -> Result<AdTarget, ConfigError> {
@@ -319,7 +340,7 @@ mod tests {
 
     fn parse(bind: &str, server: &str) -> Result<crate::config::Config, crate::config::ConfigError> {
         let text = format!("targets:\n  - name: corp\n    ad:\n      servers: [\"{server}\"]\n      bind: {bind}\n");
-        crate::config::parse(&text, Path::new("t.yml"))
+        crate::config::parse(&text, Path::new("t.yml"), &[])
     }
 
     #[test]
@@ -348,7 +369,7 @@ mod tests {
             let text = format!(
                 "targets:\n  - name: corp\n    ad:\n      servers: [\"ldaps://dc1:636\"]\n      bind: {bind}\n{extra}"
             );
-            crate::config::parse(&text, Path::new("t.yml")).map(|mut c| c.targets.remove(0).ad.expect("ad"))
+            crate::config::parse(&text, Path::new("t.yml"), &[]).map(|mut c| c.targets.remove(0).ad.expect("ad"))
         };
         assert!(ad("{user: svc, password_env: PATH}", "").expect("valid").gpo, "on by default with a password");
         assert!(!ad("{user: svc, password_env: PATH}", "      gpo: false\n").expect("valid").gpo);

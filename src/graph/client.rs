@@ -1,14 +1,11 @@
 //! Graph requests of one probe run: bearer token, retries on throttling within the run's deadline, size-limited
 //! bodies, and paging through `@odata.nextLink` on the configured Graph host only.
 
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
 use reqwest::header::{ACCEPT, AUTHORIZATION};
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::CertificateDer;
-use rustls::{ClientConfig, RootCertStore};
+use rustls::ClientConfig;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use tokio::time::Instant;
@@ -246,10 +243,7 @@ pub(super) async fn read_limited(
 /// A message naming the CA file or the proxy.
 pub(super) fn build_http(cfg: &EntraTarget) -> Result<reqwest::Client, String> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let roots = match &cfg.ca_file {
-        Some(file) => roots_from_file(file)?,
-        None => system_roots()?,
-    };
+    let roots = crate::trust::roots(cfg.ca_file.as_deref(), "entra.ca_file")?;
     let tls = ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(|e| format!("TLS setup: {e}"))?
@@ -267,26 +261,4 @@ pub(super) fn build_http(cfg: &EntraTarget) -> Result<reqwest::Client, String> {
         builder = builder.proxy(reqwest::Proxy::all(proxy.as_str()).map_err(|e| format!("proxy_url {host}: {e}"))?);
     }
     builder.build().map_err(|e| format!("HTTP client setup: {e}"))
-}
-
-fn roots_from_file(file: &Path) -> Result<RootCertStore, String> {
-    let mut roots = RootCertStore::empty();
-    let certs = CertificateDer::pem_file_iter(file).map_err(|e| format!("entra ca_file {}: {e}", file.display()))?;
-    for cert in certs {
-        let cert = cert.map_err(|e| format!("entra ca_file {}: {e}", file.display()))?;
-        roots.add(cert).map_err(|e| format!("entra ca_file {}: {e}", file.display()))?;
-    }
-    if roots.is_empty() {
-        return Err(format!("entra ca_file {} holds no certificate", file.display()));
-    }
-    Ok(roots)
-}
-
-fn system_roots() -> Result<RootCertStore, String> {
-    let mut roots = RootCertStore::empty();
-    let (added, _ignored) = roots.add_parsable_certificates(rustls_native_certs::load_native_certs().certs);
-    if added == 0 {
-        return Err("no trusted CA certificates found on this system: set entra.ca_file".to_string());
-    }
-    Ok(roots)
 }

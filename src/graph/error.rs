@@ -1,6 +1,6 @@
 //! Graph and token-endpoint failures, classified into the bounded `reason` label; messages never carry a secret.
 
-use crate::probe::Reason;
+use crate::base::{ProbeError, Reason};
 
 /// What went wrong talking to Entra ID. `what` names the request (`GET /v1.0/subscribedSkus`, `token request`),
 /// `host` the server; neither ever contains a secret, a token or a query string with one.
@@ -113,6 +113,12 @@ pub(crate) fn aadsts_hint(description: &str) -> &'static str {
         }
         "50059" => "no tenant information in the request: check tenant_id",
         _ => "check tenant_id, client_id and the credential",
+    }
+}
+
+impl From<GraphError> for ProbeError {
+    fn from(e: GraphError) -> ProbeError {
+        ProbeError::Failed { reason: e.reason(), message: e.to_string() }
     }
 }
 

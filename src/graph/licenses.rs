@@ -7,8 +7,20 @@ use serde::Deserialize;
 
 use super::client::Endpoint;
 use super::EntraContext;
-use crate::metrics::catalog as m;
-use crate::probe::{Check, ProbeError, ProbeOutput, Status};
+use crate::base::{gauge, Check, MetricDef, Probe, ProbeError, ProbeOutput, Status};
+use crate::config::EntraTarget;
+
+// --- metrics served by this probe
+pub static ENTRA_LICENSE_UNITS: MetricDef = gauge(
+    "writeback_entra_license_units",
+    &["sku", "state"],
+    "Licence units of a subscribed SKU (skuPartNumber) by state: enabled, warning, suspended, locked_out (prepaidUnits) and consumed (consumedUnits).",
+);
+pub static ENTRA_LICENSE_SKU_WRITEBACK_CAPABLE: MetricDef = gauge(
+    "writeback_entra_license_sku_writeback_capable",
+    &["sku"],
+    "1 if the SKU includes Entra ID P1 or P2 (service plan AAD_PREMIUM or AAD_PREMIUM_P2, matched by id), which SSPR with password writeback needs.",
+);
 
 /// Service plan `AAD_PREMIUM` (Entra ID P1).
 pub const AAD_PREMIUM: &str = "41781fb2-bc02-4b7c-bd55-b576c07bb09d";
@@ -64,6 +76,16 @@ pub fn entra_plan(sku: &SubscribedSku) -> Option<&'static str> {
     }
 }
 
+/// The probe: subscribed SKUs with Entra ID P1/P2, enabled and not exhausted.
+pub static PROBE: Probe<EntraContext, EntraTarget> = Probe {
+    name: "entra_licenses",
+    metrics: &[&ENTRA_LICENSE_UNITS, &ENTRA_LICENSE_SKU_WRITEBACK_CAPABLE],
+    needs: &[],
+    default_interval: None,
+    enabled: |_| true,
+    run: |ctx| Box::pin(run(ctx)),
+};
+
 /// # Errors
 /// Token and Graph failures (403 names Organization.Read.All).
 pub async fn run(ctx: &EntraContext) -> Result<ProbeOutput, ProbeError> {
@@ -105,9 +127,9 @@ pub fn output(skus: &[SubscribedSku]) -> ProbeOutput {
             ("locked_out", t.units.locked_out),
             ("consumed", t.consumed),
         ] {
-            out.sample(&m::ENTRA_LICENSE_UNITS, &[sku, state], value);
+            out.sample(&ENTRA_LICENSE_UNITS, &[sku, state], value);
         }
-        out.sample(&m::ENTRA_LICENSE_SKU_WRITEBACK_CAPABLE, &[sku], f64::from(u8::from(t.plan.is_some())));
+        out.sample(&ENTRA_LICENSE_SKU_WRITEBACK_CAPABLE, &[sku], f64::from(u8::from(t.plan.is_some())));
     }
     out.checks.push(check(&totals));
     out

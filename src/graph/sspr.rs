@@ -9,9 +9,15 @@ use serde::Deserialize;
 use super::client::Endpoint;
 use super::time::{format_rfc3339, parse_rfc3339};
 use super::EntraContext;
-use crate::metrics::catalog as m;
-use crate::probe::{Check, ProbeError, ProbeOutput, Status};
-use crate::snapshot::unix_now;
+use crate::base::{counter, unix_now, Check, MetricDef, Probe, ProbeError, ProbeOutput, Status};
+use crate::config::EntraTarget;
+
+// --- metrics served by this probe
+pub static ENTRA_SSPR_EVENTS_TOTAL: MetricDef = counter(
+    "writeback_entra_sspr_events_total",
+    &["activity", "result"],
+    "Self-service Password Management audit events seen since the exporter (re)loaded its configuration; activity is the snake_case of the documented activity name or other, result is success, failure, timeout or other.",
+);
 
 /// First-run look-back when the probe's interval was not passed in (the default interval).
 pub const DEFAULT_LOOKBACK: Duration = Duration::from_secs(300);
@@ -158,11 +164,21 @@ impl Cursor {
         for activity in labels {
             for result in RESULTS {
                 let value = self.counts.get(&(activity, result)).copied().unwrap_or_default();
-                out.sample(&m::ENTRA_SSPR_EVENTS_TOTAL, &[activity, result], value as f64);
+                out.sample(&ENTRA_SSPR_EVENTS_TOTAL, &[activity, result], value as f64);
             }
         }
     }
 }
+
+/// The probe: SSPR audit events, each counted once (needs AuditLog.Read.All).
+pub static PROBE: Probe<EntraContext, EntraTarget> = Probe {
+    name: "entra_sspr",
+    metrics: &[&ENTRA_SSPR_EVENTS_TOTAL],
+    needs: &[],
+    default_interval: None,
+    enabled: |entra| entra.sspr_audit,
+    run: |ctx| Box::pin(run(ctx)),
+};
 
 /// # Errors
 /// Token and Graph failures (403 names AuditLog.Read.All, or the missing P1/P2 licence); the cursor does not move.

@@ -6,9 +6,45 @@ use serde::Deserialize;
 use super::client::Endpoint;
 use super::time::{format_rfc3339, parse_rfc3339};
 use super::{EntraContext, GraphError};
-use crate::metrics::catalog as m;
-use crate::probe::{Check, ProbeError, ProbeOutput, Status};
-use crate::snapshot::unix_now;
+use crate::base::{gauge, unix_now, Check, MetricDef, Probe, ProbeError, ProbeOutput, Status};
+use crate::config::EntraTarget;
+
+// --- metrics served by this probe
+pub static ENTRA_SYNC_ENABLED: MetricDef = gauge(
+    "writeback_entra_sync_enabled",
+    &[],
+    "1 if the organization's onPremisesSyncEnabled is true (false or null: 0).",
+);
+pub static ENTRA_LAST_SYNC: MetricDef = gauge(
+    "writeback_entra_last_sync_timestamp_seconds",
+    &[],
+    "The organization's onPremisesLastSyncDateTime, Unix seconds; absent when never synchronized.",
+);
+pub static ENTRA_LAST_PASSWORD_SYNC: MetricDef = gauge(
+    "writeback_entra_last_password_sync_timestamp_seconds",
+    &[],
+    "The organization's onPremisesLastPasswordSyncDateTime, Unix seconds; absent when Graph does not report it.",
+);
+pub static ENTRA_PASSWORD_WRITEBACK_FEATURE_ENABLED: MetricDef = gauge(
+    "writeback_entra_password_writeback_feature_enabled",
+    &[],
+    "features.passwordWritebackEnabled of beta directory/onPremisesSynchronization (informational: Microsoft documents it as not in use; never alert on it alone).",
+);
+pub static CONNECT_INFO: MetricDef = gauge(
+    "writeback_connect_info",
+    &["server", "version"],
+    "1 for the Entra Connect server that last exported (currentExportData.clientMachineName, lower case) with its synchronizationClientVersion.",
+);
+pub static CONNECT_VERSION_SUPPORTED: MetricDef = gauge(
+    "writeback_connect_version_supported",
+    &["server"],
+    "1 if the Entra Connect version is at least the configured min_connect_version (default 2.5.79.0), compared numerically.",
+);
+pub static ENTRA_API_PERMISSION_MISSING: MetricDef = gauge(
+    "writeback_entra_api_permission_missing",
+    &["endpoint"],
+    "1 if Graph refused this endpoint with 403 (the app lacks its application permission or admin consent), so the metrics it feeds are absent; 0 when it answered.",
+);
 
 mod verdict;
 
@@ -70,6 +106,24 @@ pub enum Connect {
     PermissionMissing(String),
 }
 
+/// The probe: directory sync state, the Connect server and its version.
+pub static PROBE: Probe<EntraContext, EntraTarget> = Probe {
+    name: "entra_sync",
+    metrics: &[
+        &ENTRA_SYNC_ENABLED,
+        &ENTRA_LAST_SYNC,
+        &ENTRA_LAST_PASSWORD_SYNC,
+        &ENTRA_PASSWORD_WRITEBACK_FEATURE_ENABLED,
+        &CONNECT_INFO,
+        &CONNECT_VERSION_SUPPORTED,
+        &ENTRA_API_PERMISSION_MISSING,
+    ],
+    needs: &[],
+    default_interval: None,
+    enabled: |_| true,
+    run: |ctx| Box::pin(run(ctx)),
+};
+
 /// # Errors
 /// Token and Graph failures of the organization call, and beta failures other than 403.
 pub async fn run(ctx: &EntraContext) -> Result<ProbeOutput, ProbeError> {
@@ -98,13 +152,13 @@ pub async fn run(ctx: &EntraContext) -> Result<ProbeOutput, ProbeError> {
 pub fn output(org: &Organization, connect: &Connect, ctx: &EntraContext, now: f64) -> ProbeOutput {
     let mut out = ProbeOutput::default();
     let enabled = org.on_premises_sync_enabled == Some(true);
-    out.sample(&m::ENTRA_SYNC_ENABLED, &[], f64::from(u8::from(enabled)));
+    out.sample(&ENTRA_SYNC_ENABLED, &[], f64::from(u8::from(enabled)));
     let last_sync = org.on_premises_last_sync_date_time.as_deref().and_then(parse_rfc3339);
     if let Some(t) = last_sync {
-        out.sample(&m::ENTRA_LAST_SYNC, &[], t);
+        out.sample(&ENTRA_LAST_SYNC, &[], t);
     }
     if let Some(t) = org.on_premises_last_password_sync_date_time.as_deref().and_then(parse_rfc3339) {
-        out.sample(&m::ENTRA_LAST_PASSWORD_SYNC, &[], t);
+        out.sample(&ENTRA_LAST_PASSWORD_SYNC, &[], t);
     }
     out.checks.push(sync_enabled_check(org.on_premises_sync_enabled));
     if enabled || last_sync.is_some() {
@@ -112,7 +166,7 @@ pub fn output(org: &Organization, connect: &Connect, ctx: &EntraContext, now: f6
     }
 
     let missing = matches!(connect, Connect::PermissionMissing(_));
-    out.sample(&m::ENTRA_API_PERMISSION_MISSING, &[ON_PREMISES_SYNCHRONIZATION_LABEL], f64::from(u8::from(missing)));
+    out.sample(&ENTRA_API_PERMISSION_MISSING, &[ON_PREMISES_SYNCHRONIZATION_LABEL], f64::from(u8::from(missing)));
     match connect {
         Connect::PermissionMissing(error) => out.checks.push(permission_check(error)),
         Connect::Read(items) if items.is_empty() => out.checks.push(Check {
@@ -143,7 +197,7 @@ fn add_connect(out: &mut ProbeOutput, item: &OnPremisesSynchronization, ctx: &En
     let raw_version = config.and_then(|c| c.synchronization_client_version.as_deref()).unwrap_or_default().trim();
     let writeback = item.features.as_ref().and_then(|f| f.password_writeback_enabled);
     if let Some(flag) = writeback {
-        out.sample(&m::ENTRA_PASSWORD_WRITEBACK_FEATURE_ENABLED, &[], f64::from(u8::from(flag)));
+        out.sample(&ENTRA_PASSWORD_WRITEBACK_FEATURE_ENABLED, &[], f64::from(u8::from(flag)));
     }
     let flag_text = match writeback {
         Some(true) => "features.passwordWritebackEnabled = true (informational)",
@@ -161,11 +215,11 @@ fn add_connect(out: &mut ProbeOutput, item: &OnPremisesSynchronization, ctx: &En
         });
         return;
     }
-    out.sample(&m::CONNECT_INFO, &[&server, raw_version], 1.0);
+    out.sample(&CONNECT_INFO, &[&server, raw_version], 1.0);
     let min = ctx.cfg.min_connect_version;
     let verdict = raw_version.parse().map(|v| connect_verdict(v, min, ctx.cfg.cloud, now));
     if let Ok(v) = &verdict {
-        out.sample(&m::CONNECT_VERSION_SUPPORTED, &[&server], f64::from(u8::from(v.supported)));
+        out.sample(&CONNECT_VERSION_SUPPORTED, &[&server], f64::from(u8::from(v.supported)));
     }
     let subject = if server.is_empty() { "tenant".to_string() } else { server.clone() };
     let (status, observed, remediation) = match verdict {

@@ -8,16 +8,10 @@ use axum::http::{header, HeaderName, HeaderValue, StatusCode};
 use axum::middleware::{from_fn_with_state, Next};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
-use rustls::client::danger::HandshakeSignatureValid;
-use rustls::crypto::{CryptoProvider, WebPkiSupportedAlgorithms};
-use rustls::pki_types::{CertificateDer, UnixTime};
-use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
-use rustls::server::{NoClientAuth, ParsedCertificate, WebPkiClientVerifier};
-use rustls::{DigitallySignedStruct, DistinguishedName, RootCertStore, SignatureScheme};
 use subtle::ConstantTimeEq;
 use tokio::sync::Semaphore;
 
-use super::web_config::{ClientAuthType, WebConfig};
+use super::web_config::WebConfig;
 
 /// Applies the web config's response headers and, when users are configured, basic auth to every
 /// route and the fallback. `serve` calls this itself; call it only when serving some other way.
@@ -163,26 +157,6 @@ impl BasicAuth {
     }
 }
 
-/// Checks that `hash` is a bcrypt hash `bcrypt::verify` can use, without echoing it in errors.
-pub fn check_bcrypt_hash(hash: &str) -> Result<(), String> {
-    // Own messages: bcrypt's error text would echo the hash into logs.
-    let parts: bcrypt::HashParts = hash.parse().map_err(|e| match e {
-        bcrypt::BcryptError::InvalidPrefix(p) => {
-            format!("unknown prefix {p:?} (want 2a, 2b, 2x or 2y)")
-        }
-        bcrypt::BcryptError::InvalidCost(c) => format!("invalid cost {c:?}"),
-        _ => "malformed (want $2y$<cost>$<53 characters>)".to_string(),
-    })?;
-    if !(4..=31).contains(&parts.get_cost()) {
-        return Err(format!("cost {} is outside 4..=31", parts.get_cost()));
-    }
-    let tail = hash.rsplit('$').next().unwrap_or_default();
-    if !tail.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'/') {
-        return Err("salt/hash has characters outside the bcrypt alphabet".to_string());
-    }
-    Ok(())
-}
-
 /// Splits `Basic base64(user:pass)` like Go's `Request.BasicAuth` (scheme case-insensitive).
 fn parse_basic(value: &[u8]) -> Option<(Vec<u8>, Vec<u8>)> {
     const PREFIX: &[u8] = b"basic ";
@@ -230,87 +204,6 @@ fn base64_decode(input: &[u8]) -> Option<Vec<u8>> {
     Some(out)
 }
 
-/// The verifier Go's `tls.ClientAuthType` of the same name amounts to. The verifying types need
-/// `roots`; `NoClientCert` refuses them, as exporter-toolkit does.
-pub fn client_cert_verifier(
-    auth: ClientAuthType,
-    roots: Option<Arc<RootCertStore>>,
-    provider: &Arc<CryptoProvider>,
-) -> Result<Arc<dyn ClientCertVerifier>, String> {
-    let any = |mandatory| -> Arc<dyn ClientCertVerifier> {
-        let hints = roots.as_ref().map(|r| r.subjects()).unwrap_or_default();
-        Arc::new(AnyClientCert { mandatory, hints, algs: provider.signature_verification_algorithms })
-    };
-    let webpki = |if_given: bool| {
-        let roots =
-            roots.clone().ok_or_else(|| format!("client_auth_type {auth:?} needs client_ca_file or client_ca"))?;
-        let builder = WebPkiClientVerifier::builder_with_provider(roots, provider.clone());
-        let builder = if if_given { builder.allow_unauthenticated() } else { builder };
-        builder.build().map_err(|e| format!("client CA: {e}"))
-    };
-    match auth {
-        ClientAuthType::NoClientCert if roots.is_some() => {
-            Err("client CA's have been configured without a client_auth_type".to_string())
-        }
-        ClientAuthType::NoClientCert => Ok(Arc::new(NoClientAuth)),
-        ClientAuthType::RequestClientCert => Ok(any(false)),
-        ClientAuthType::RequireAnyClientCert => Ok(any(true)),
-        ClientAuthType::VerifyClientCertIfGiven => webpki(true),
-        ClientAuthType::RequireAndVerifyClientCert => webpki(false),
-    }
-}
-
-/// Go's RequestClientCert/RequireAnyClientCert: the chain is not checked, but the certificate
-/// must parse and the client must prove possession of its key, as crypto/tls requires.
-#[derive(Debug)]
-struct AnyClientCert {
-    mandatory: bool,
-    hints: Vec<DistinguishedName>,
-    algs: WebPkiSupportedAlgorithms,
-}
-
-impl ClientCertVerifier for AnyClientCert {
-    fn client_auth_mandatory(&self) -> bool {
-        self.mandatory
-    }
-
-    fn root_hint_subjects(&self) -> &[DistinguishedName] {
-        &self.hints
-    }
-
-    fn verify_client_cert(
-        &self,
-        end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _now: UnixTime,
-    ) -> Result<ClientCertVerified, rustls::Error> {
-        ParsedCertificate::try_from(end_entity)?;
-        Ok(ClientCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.algs)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.algs)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.algs.supported_schemes()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -333,6 +226,6 @@ mod tests {
         let auth = BasicAuth::new(users.into_iter().collect());
         let dummy = auth.inner.dummy_hash().unwrap();
         assert_eq!(dummy.parse::<bcrypt::HashParts>().unwrap().get_cost(), 5);
-        assert!(check_bcrypt_hash(dummy).is_ok());
+        assert!(crate::http::web_config::check_bcrypt_hash(dummy).is_ok());
     }
 }

@@ -42,8 +42,7 @@ pub fn router(state: AppState, telemetry_path: &str) -> Router {
 }
 
 async fn metrics(State(state): State<AppState>) -> Response {
-    let config = state.config.borrow().clone();
-    let body = state.metrics.render_all(&state.store, &config);
+    let body = state.metrics.render_all(&state.store);
     ([(header::CONTENT_TYPE, TEXT_FORMAT)], body).into_response()
 }
 
@@ -60,7 +59,7 @@ async fn probe(State(state): State<AppState>, Query(query): Query<ProbeQuery>) -
     if config.target(&target).is_none() {
         return (StatusCode::NOT_FOUND, "unknown target\n").into_response();
     }
-    let body = state.metrics.render_target(&state.store, &config, &target);
+    let body = state.metrics.render_target(&state.store, &target);
     ([(header::CONTENT_TYPE, TEXT_FORMAT)], body).into_response()
 }
 

@@ -2,7 +2,6 @@
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -11,9 +10,6 @@ use axum::Router;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-use rustls::RootCertStore;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinSet;
 use tokio_rustls::TlsAcceptor;
@@ -21,8 +17,8 @@ use tokio_util::sync::CancellationToken;
 use tower::util::Oneshot;
 use tower::ServiceExt;
 
-use super::auth::{client_cert_verifier, protect};
-use super::web_config::{PemSource, TlsServerConfig, TlsVersion, WebConfig, WebConfigError};
+use super::auth::protect;
+use super::web_config::WebConfig;
 
 /// How long in-flight requests may run after shutdown was requested.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
@@ -154,89 +150,4 @@ impl hyper::service::Service<hyper::Request<Incoming>> for PeerService {
         req.extensions_mut().insert(ConnectInfo(self.peer));
         self.app.clone().oneshot(req)
     }
-}
-
-/// Builds the rustls config for `t`, reading its PEM files now, with ALPN offering HTTP/2 when
-/// `http2`. `web_config` is the config file's path, used to name it in errors. `web_config::load`
-/// calls this so that bad certificates fail at startup; call it again to pick up renewed files.
-pub fn rustls_server_config(
-    t: &TlsServerConfig,
-    http2: bool,
-    web_config: &Path,
-) -> Result<Arc<rustls::ServerConfig>, WebConfigError> {
-    let file = web_config.display().to_string();
-    let tls_err = |e| WebConfigError::Tls(file.clone(), e);
-    let mut provider = rustls::crypto::ring::default_provider();
-    if let Some(tls12) = &t.cipher_suites {
-        // Go cannot restrict TLS 1.3 suites either, so they all stay.
-        provider.cipher_suites.retain(|c| c.tls13().is_some());
-        provider.cipher_suites.extend(tls12.iter().copied());
-    }
-    if !t.curve_preferences.is_empty() {
-        let all = rustls::crypto::ring::ALL_KX_GROUPS;
-        let find = |n: &rustls::NamedGroup| all.iter().find(|g| g.name() == *n).copied();
-        provider.kx_groups = t.curve_preferences.iter().filter_map(find).collect();
-    }
-    let provider = Arc::new(provider);
-    let versions: Vec<&'static rustls::SupportedProtocolVersion> =
-        [(TlsVersion::Tls12, &rustls::version::TLS12), (TlsVersion::Tls13, &rustls::version::TLS13)]
-            .into_iter()
-            .filter(|(v, _)| (t.min_version..=t.max_version).contains(v))
-            .map(|(_, p)| p)
-            .collect();
-
-    let certs = read_certs(&t.cert, "certificate", &file)?;
-    let (key_pem, origin) = read_pem(&t.key, "private key", &file)?;
-    let key = PrivateKeyDer::from_pem_slice(&key_pem).map_err(|e| {
-        let reason = match e {
-            rustls::pki_types::pem::Error::NoItemsFound => "no PEM PRIVATE KEY block found".into(),
-            e => e.to_string(),
-        };
-        WebConfigError::BadPem(file.clone(), "private key", origin, reason)
-    })?;
-    let roots = match &t.client_ca {
-        None => None,
-        Some(src) => {
-            let mut store = RootCertStore::empty();
-            for cert in read_certs(src, "client CA", &file)? {
-                store.add(cert).map_err(tls_err)?;
-            }
-            Some(Arc::new(store))
-        }
-    };
-    let verifier = client_cert_verifier(t.client_auth_type, roots, &provider)
-        .map_err(|message| WebConfigError::Invalid(file.clone(), String::new(), message))?;
-    let mut cfg = rustls::ServerConfig::builder_with_provider(provider)
-        .with_protocol_versions(&versions)
-        .map_err(tls_err)?
-        .with_client_cert_verifier(verifier)
-        .with_single_cert(certs, key)
-        .map_err(tls_err)?;
-    cfg.ignore_client_order = t.prefer_server_cipher_suites;
-    cfg.alpn_protocols = if http2 { vec![b"h2".to_vec(), b"http/1.1".to_vec()] } else { vec![b"http/1.1".to_vec()] };
-    Ok(Arc::new(cfg))
-}
-
-/// The PEM bytes and where they came from (for error messages).
-fn read_pem(src: &PemSource, what: &'static str, file: &str) -> Result<(Vec<u8>, String), WebConfigError> {
-    match src {
-        PemSource::Inline(text) => Ok((text.as_bytes().to_vec(), "inline".to_string())),
-        PemSource::File(p) => {
-            let path = p.display().to_string();
-            match std::fs::read(p) {
-                Ok(bytes) => Ok((bytes, path)),
-                Err(e) => Err(WebConfigError::ReadPem(file.to_string(), what, path, e)),
-            }
-        }
-    }
-}
-
-fn read_certs(src: &PemSource, what: &'static str, file: &str) -> Result<Vec<CertificateDer<'static>>, WebConfigError> {
-    let (pem, origin) = read_pem(src, what, file)?;
-    let bad = |reason: String| WebConfigError::BadPem(file.to_string(), what, origin.clone(), reason);
-    let certs = CertificateDer::pem_slice_iter(&pem).collect::<Result<Vec<_>, _>>().map_err(|e| bad(e.to_string()))?;
-    if certs.is_empty() {
-        return Err(bad("no PEM CERTIFICATE block found".into()));
-    }
-    Ok(certs)
 }

@@ -2,17 +2,15 @@
 //!
 //! Rendering only reads the [`Store`]; it never triggers directory or Graph traffic.
 
-pub mod catalog;
-
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use prometheus::proto::{Counter, Gauge, LabelPair, Metric, MetricFamily, MetricType};
 use prometheus::{Encoder, IntGauge, Opts, Registry, TextEncoder};
 
-use crate::config::{Config, PromDuration};
-use crate::probe::{ProbeName, Reason};
+use crate::base::{Kind, MetricDef, ProbeName, Reason};
+use crate::config::PromDuration;
 use crate::snapshot::{ProbeState, Store};
-use catalog::{Kind, MetricDef};
 
 /// Owns the registry of process-level metrics and renders everything else from the store on each scrape.
 pub struct Metrics {
@@ -56,15 +54,15 @@ impl Metrics {
     }
 
     /// `/metrics`: exporter metrics and every target's cached series.
-    pub fn render_all(&self, store: &Store, config: &Config) -> String {
+    pub fn render_all(&self, store: &Store) -> String {
         let mut families = self.registry.gather();
-        families.extend(probe_families(store, config, None));
+        families.extend(probe_families(store, None));
         encode(&families)
     }
 
     /// `/probe?target=NAME`: one target's cached series and its probes' health.
-    pub fn render_target(&self, store: &Store, config: &Config, target: &str) -> String {
-        encode(&probe_families(store, config, Some(target)))
+    pub fn render_target(&self, store: &Store, target: &str) -> String {
+        encode(&probe_families(store, Some(target)))
     }
 }
 
@@ -118,19 +116,20 @@ fn family(name: &str, help: String, kind: Kind, metrics: Vec<Metric>) -> MetricF
 }
 
 /// HELP suffix saying the value is cached and how often it is refreshed.
-fn cached_help(help: &str, config: &Config, probe: ProbeName) -> String {
-    let every = PromDuration(config.interval(probe));
+fn cached_help(help: &str, probe: ProbeName, interval: Duration) -> String {
+    let every = PromDuration(interval);
     format!("{help} Served from cache; computed by background probe {probe} every {every}.")
 }
 
-fn probe_families(store: &Store, config: &Config, only: Option<&str>) -> Vec<MetricFamily> {
+fn probe_families(store: &Store, only: Option<&str>) -> Vec<MetricFamily> {
     let states: Vec<(String, ProbeName, ProbeState)> =
         store.snapshot().into_iter().filter(|(t, _, _)| only.is_none_or(|o| o == t)).collect();
     let mut out = self_families(&states);
 
-    // Group the cached samples by metric; families come out sorted by name.
-    let mut by_metric: BTreeMap<&'static str, (&'static MetricDef, Vec<Metric>)> = BTreeMap::new();
-    for (target, _, state) in &states {
+    // Group the cached samples by metric; families come out sorted by name. Each metric belongs to one probe,
+    // whose interval its HELP names.
+    let mut by_metric: BTreeMap<&'static str, (&'static MetricDef, String, Vec<Metric>)> = BTreeMap::new();
+    for (target, probe, state) in &states {
         let Some(output) = &state.output else { continue };
         for sample in &output.samples {
             let def = sample.metric;
@@ -140,14 +139,11 @@ fn probe_families(store: &Store, config: &Config, only: Option<&str>) -> Vec<Met
                 Kind::Gauge => gauge(&pairs, sample.value),
                 Kind::Counter => counter(&pairs, sample.value),
             };
-            by_metric.entry(def.name).or_insert_with(|| (def, Vec::new())).1.push(metric);
+            let help = || cached_help(def.help, *probe, state.interval);
+            by_metric.entry(def.name).or_insert_with(|| (def, help(), Vec::new())).2.push(metric);
         }
     }
-    for (name, (def, metrics)) in by_metric {
-        let help = match def.probe {
-            Some(probe) => cached_help(def.help, config, probe),
-            None => def.help.to_string(),
-        };
+    for (name, (def, help, metrics)) in by_metric {
         out.push(family(name, help, def.kind, metrics));
     }
     out

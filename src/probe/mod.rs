@@ -1,12 +1,9 @@
-//! Probes: the background checks. Each probe is an async function from a target's config to a [`ProbeOutput`];
-//! the registry maps probe names to those functions. Probes never see HTTP or the metrics registry.
+//! The probe registry: the one list of probe descriptors, and what derives from it (which probes a target runs,
+//! their intervals, the per-cycle reuse of shared reads, the metric catalog), plus the per-target context probes
+//! run on. The probes themselves live with their subject (`ad/`, `graph/`); each declares one descriptor.
 
-mod error;
-mod name;
-mod output;
+mod context;
 mod registry;
 
-pub use error::{ProbeError, Reason};
-pub use name::ProbeName;
-pub use output::{Check, ProbeOutput, Sample, Status};
-pub use registry::{probes_for, run_probe, TargetContext};
+pub use context::TargetContext;
+pub use registry::{metrics, names, probes_for, run_probe, Descriptor, Registered, PROBES};

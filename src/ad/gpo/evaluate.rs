@@ -3,10 +3,10 @@
 use std::collections::HashSet;
 
 use super::links::{account_policy_order, domain_controller_order, Link, LinkedAt};
+use super::metrics as m;
 use super::template::{sam_allows, Setting, Template};
 use super::{Gpo, Observed, TemplateState};
-use crate::metrics::catalog as m;
-use crate::probe::{Check, ProbeOutput, Status};
+use crate::base::{Check, ProbeOutput, Status};
 
 /// GPMC path of the minimum password age setting (the seed's words).
 const MIN_AGE_PATH: &str = "Computer Configuration > Policies > Windows Settings > Security Settings > Account \

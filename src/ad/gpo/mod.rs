@@ -15,6 +15,7 @@
 mod evaluate;
 pub mod inf;
 pub mod links;
+mod metrics;
 mod sysvol;
 pub mod template;
 
@@ -28,7 +29,8 @@ use super::connector::ConnectorAccount;
 use super::security::Sid;
 use super::values::{dn_to_dns_name, interval_seconds, max_age_seconds};
 use super::{AdContext, Entry, LdapError, Session};
-use crate::probe::{ProbeError, ProbeOutput};
+use crate::base::{Need, Probe, ProbeError, ProbeOutput};
+use crate::config::AdTarget;
 
 /// A `groupPolicyContainer` as the probe needs it.
 #[derive(Debug, Clone)]
@@ -85,6 +87,25 @@ const DOMAIN_ATTRS: [&str; 8] = [
 ];
 const GPO_ATTRS: [&str; 4] = ["displayName", "gPCFileSysPath", "versionNumber", "flags"];
 const GPO_FLAG_COMPUTER_DISABLED: i64 = 0x2;
+
+/// The probe: on with a simple bind, off with Kerberos unless `gpo: true` (validated: SMB logs on with the bind
+/// password).
+pub static PROBE: Probe<AdContext, AdTarget> = Probe {
+    name: "ad_gpo",
+    metrics: &[
+        &metrics::AD_GPO_INFO,
+        &metrics::AD_GPO_LINK_ORDER,
+        &metrics::AD_GPO_MIN_PASSWORD_AGE,
+        &metrics::AD_GPO_PASSWORD_POLICY_DRIFT,
+        &metrics::AD_RESTRICT_REMOTE_SAM_CONFIGURED,
+        &metrics::AD_RESTRICT_REMOTE_SAM_ALLOWS_CONNECTOR,
+        &metrics::AD_GPO_TEMPLATE_READABLE,
+    ],
+    needs: &[Need::DomainControllers, Need::ConnectorAccounts],
+    default_interval: None,
+    enabled: |ad| ad.gpo,
+    run: |ctx| Box::pin(run(ctx)),
+};
 
 /// # Errors
 /// No DC answers; the directory cannot be read; SYSVOL cannot be reached or read (`connect`, `auth`,

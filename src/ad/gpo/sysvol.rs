@@ -9,7 +9,7 @@ use std::time::Duration;
 use smb::{Client, ClientConfig, FileAccessMask, FileCreateArgs, Resource, UncPath};
 
 use super::inf::MAX_TEMPLATE_BYTES;
-use crate::probe::Reason;
+use crate::base::{ProbeError, Reason};
 
 /// Why SYSVOL could not be read. `server` is the DC's address or name; never a password.
 #[derive(Debug, thiserror::Error)]
@@ -230,6 +230,12 @@ pub fn template_path(file_sys_path: Option<&str>, domain: &str, guid: &str) -> S
     });
     let base = inside.unwrap_or_else(|| format!(r"{domain}\Policies\{guid}"));
     format!(r"{base}\{TAIL}")
+}
+
+impl From<SysvolError> for ProbeError {
+    fn from(e: SysvolError) -> ProbeError {
+        ProbeError::Failed { reason: e.reason(), message: e.to_string() }
+    }
 }
 
 #[cfg(test)]

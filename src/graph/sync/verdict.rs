@@ -1,8 +1,8 @@
 //! The judgements of `entra_sync` as pure functions: Connect version against the dated facts of REFERENCE.md §4
 //! and the configured minimum, and the age of the last sync.
 
+use crate::base::{Check, Status};
 use crate::config::Cloud;
-use crate::probe::{Check, Status};
 use crate::version::ConnectVersion;
 
 /// The last sync may be this old (Connect syncs every 30 minutes by default).

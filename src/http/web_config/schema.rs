@@ -1,9 +1,8 @@
-//! The exporter-toolkit web configuration file (`--web.config.file`).
+//! The web config file's shape and its validation: what exporter-toolkit accepts, parsed strictly.
 
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use rustls::{NamedGroup, SupportedCipherSuite};
 use serde::de::IgnoredAny;
@@ -99,28 +98,6 @@ pub struct HttpServerConfig {
     pub headers: BTreeMap<String, String>,
 }
 
-/// A loaded, fully validated web config; certificates and keys were parsed at load time.
-pub struct WebConfig {
-    path: PathBuf,
-    tls: Option<TlsServerConfig>,
-    http: HttpServerConfig,
-    basic_auth_users: BTreeMap<String, String>,
-    rustls: Option<Arc<rustls::ServerConfig>>,
-}
-
-impl fmt::Debug for WebConfig {
-    // Hashes stay out of logs, as exporter-toolkit treats them as secrets.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let users: Vec<_> = self.basic_auth_users.keys().collect();
-        f.debug_struct("WebConfig")
-            .field("path", &self.path)
-            .field("tls", &self.tls)
-            .field("http", &self.http)
-            .field("basic_auth_users", &users)
-            .finish()
-    }
-}
-
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 struct RawConfig {
@@ -172,97 +149,52 @@ const GO_CBC_SUITES: &[&str] = &[
     "TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA",
 ];
 
-/// Reads and validates a web config file; relative paths in it are relative to its directory.
-///
-/// The format is exporter-toolkit's `docs/web-configuration.md`, parsed strictly (unknown or
-/// duplicate keys are errors). Where this implementation differs, it fails here rather than
-/// silently doing something else:
-/// - `min_version`/`max_version` `TLS10`/`TLS11`, `CurveP521` and the CBC cipher suites are
-///   rejected: rustls does not implement them.
-/// - `client_allowed_sans` and `rate_limit` are rejected: not implemented.
-/// - `VerifyClientCertIfGiven`/`RequireAndVerifyClientCert` need `client_ca_file` (or
-///   `client_ca`); Go would silently fall back to the system roots.
-/// - giving both `cert` and `cert_file` (same for key/client CA) is an error; Go prefers the file.
-///
-/// Go accepts TLS 1.3 suites in `cipher_suites` but cannot restrict them, so they are accepted and
-/// ignored; `cipher_suites` restricts and orders TLS 1.2 suites only, and
-/// `prefer_server_cipher_suites` maps to rustls `ignore_client_order`. The file and the files it
-/// names are read once: unlike exporter-toolkit, certificates are not reloaded per connection.
-pub fn load(path: &Path) -> Result<WebConfig, WebConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|e| WebConfigError::Read(path.display().to_string(), e))?;
-    WebConfig::from_yaml(&text, path)
+/// The file's settings, validated (certificates and keys are read later, by `tls`).
+pub(super) struct Parsed {
+    pub tls: Option<TlsServerConfig>,
+    pub http: HttpServerConfig,
+    pub basic_auth_users: BTreeMap<String, String>,
 }
 
-impl WebConfig {
-    /// Parses `text` as if it had been read from `path` (which anchors relative file names).
-    pub fn from_yaml(text: &str, path: &Path) -> Result<Self, WebConfigError> {
-        let cx = Ctx(path.display().to_string());
-        let blank = text.lines().all(|l| l.trim().is_empty() || l.trim_start().starts_with('#'));
-        let raw: RawConfig = if blank {
-            RawConfig::default()
-        } else {
-            // No source snippet: it would copy neighbouring lines (hashes, inline keys) into logs.
-            let yaml = |e: serde_saphyr::Error| WebConfigError::Yaml(cx.0.clone(), e.without_snippet().to_string());
-            serde_saphyr::from_str::<Option<RawConfig>>(text).map_err(yaml)?.unwrap_or_default()
+/// Parses `text` as if read from `path` (which anchors relative file names).
+pub(super) fn parse(text: &str, path: &Path) -> Result<Parsed, WebConfigError> {
+    let cx = Ctx(path.display().to_string());
+    let blank = text.lines().all(|l| l.trim().is_empty() || l.trim_start().starts_with('#'));
+    let raw: RawConfig = if blank {
+        RawConfig::default()
+    } else {
+        // No source snippet: it would copy neighbouring lines (hashes, inline keys) into logs.
+        let yaml = |e: serde_saphyr::Error| WebConfigError::Yaml(cx.0.clone(), e.without_snippet().to_string());
+        serde_saphyr::from_str::<Option<RawConfig>>(text).map_err(yaml)?.unwrap_or_default()
+    };
+    if let Some(r) = &raw.rate_limit {
+        return Err(cx.unsupported("rate_limit", Some(r), "rate limiting is not implemented"));
+    }
+    let raw_http = raw.http_server_config.unwrap_or_default();
+    let http =
+        HttpServerConfig { http2: raw_http.http2.unwrap_or(true), headers: raw_http.headers.unwrap_or_default() };
+    for (name, value) in &http.headers {
+        let Some((_, allowed)) = ALLOWED_HEADERS.iter().find(|(n, _)| n == name) else {
+            return Err(cx.invalid(None, format!("HTTP header {name:?} can not be configured")));
         };
-        if let Some(r) = &raw.rate_limit {
-            return Err(cx.unsupported("rate_limit", Some(r), "rate limiting is not implemented"));
+        if axum::http::HeaderValue::from_str(value).is_err() {
+            return Err(cx.invalid(None, format!("HTTP header {name}: not a valid header value")));
         }
-        let raw_http = raw.http_server_config.unwrap_or_default();
-        let http =
-            HttpServerConfig { http2: raw_http.http2.unwrap_or(true), headers: raw_http.headers.unwrap_or_default() };
-        for (name, value) in &http.headers {
-            let Some((_, allowed)) = ALLOWED_HEADERS.iter().find(|(n, _)| n == name) else {
-                return Err(cx.invalid(None, format!("HTTP header {name:?} can not be configured")));
-            };
-            if axum::http::HeaderValue::from_str(value).is_err() {
-                return Err(cx.invalid(None, format!("HTTP header {name}: not a valid header value")));
-            }
-            if !allowed.is_empty() && !allowed.contains(&value.as_str()) {
-                let msg = format!("invalid value for {name}: expected one of {allowed:?}, got {value:?}");
-                return Err(cx.invalid(None, msg));
-            }
+        if !allowed.is_empty() && !allowed.contains(&value.as_str()) {
+            let msg = format!("invalid value for {name}: expected one of {allowed:?}, got {value:?}");
+            return Err(cx.invalid(None, msg));
         }
-        let basic_auth_users = raw.basic_auth_users.unwrap_or_default();
-        for (user, hash) in &basic_auth_users {
-            super::auth::check_bcrypt_hash(hash)
-                .map_err(|reason| WebConfigError::BadHash(cx.0.clone(), user.clone(), reason))?;
-        }
-        let base = path.parent().unwrap_or(Path::new(""));
-        let tls = match raw.tls_server_config {
-            Some(t) => parse_tls(t, base, &cx)?,
-            None => None,
-        };
-        let rustls = match &tls {
-            Some(t) => Some(super::serve::rustls_server_config(t, http.http2, path)?),
-            None => None,
-        };
-        Ok(WebConfig { path: path.to_path_buf(), tls, http, basic_auth_users, rustls })
     }
-
-    pub fn path(&self) -> &Path {
-        &self.path
+    let basic_auth_users = raw.basic_auth_users.unwrap_or_default();
+    for (user, hash) in &basic_auth_users {
+        check_bcrypt_hash(hash).map_err(|reason| WebConfigError::BadHash(cx.0.clone(), user.clone(), reason))?;
     }
-
-    /// `None` means plain HTTP.
-    pub fn tls(&self) -> Option<&TlsServerConfig> {
-        self.tls.as_ref()
-    }
-
-    pub fn http(&self) -> &HttpServerConfig {
-        &self.http
-    }
-
-    /// User name to bcrypt hash; empty means no basic auth.
-    pub fn basic_auth_users(&self) -> &BTreeMap<String, String> {
-        &self.basic_auth_users
-    }
-
-    /// The rustls config built at load time (ALPN per `http2`), or `None` for plain HTTP. To
-    /// rebuild it from the files, call [`super::serve::rustls_server_config`].
-    pub fn rustls_server_config(&self) -> Option<Arc<rustls::ServerConfig>> {
-        self.rustls.clone()
-    }
+    let base = path.parent().unwrap_or(Path::new(""));
+    let tls = match raw.tls_server_config {
+        Some(t) => parse_tls(t, base, &cx)?,
+        None => None,
+    };
+    Ok(Parsed { tls, http, basic_auth_users })
 }
 
 /// Builds errors that name the config file (and a line when the value has one).
@@ -371,4 +303,24 @@ fn parse_tls(t: RawTls, base: &Path, cx: &Ctx) -> Result<Option<TlsServerConfig>
         curve_preferences,
         prefer_server_cipher_suites: t.prefer_server_cipher_suites.unwrap_or(true),
     }))
+}
+
+/// Checks that `hash` is a bcrypt hash `bcrypt::verify` can use, without echoing it in errors.
+pub fn check_bcrypt_hash(hash: &str) -> Result<(), String> {
+    // Own messages: bcrypt's error text would echo the hash into logs.
+    let parts: bcrypt::HashParts = hash.parse().map_err(|e| match e {
+        bcrypt::BcryptError::InvalidPrefix(p) => {
+            format!("unknown prefix {p:?} (want 2a, 2b, 2x or 2y)")
+        }
+        bcrypt::BcryptError::InvalidCost(c) => format!("invalid cost {c:?}"),
+        _ => "malformed (want $2y$<cost>$<53 characters>)".to_string(),
+    })?;
+    if !(4..=31).contains(&parts.get_cost()) {
+        return Err(format!("cost {} is outside 4..=31", parts.get_cost()));
+    }
+    let tail = hash.rsplit('$').next().unwrap_or_default();
+    if !tail.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'/') {
+        return Err("salt/hash has characters outside the bcrypt alphabet".to_string());
+    }
+    Ok(())
 }

@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-use crate::metrics::catalog::MetricDef;
+use super::{MetricDef, Reason};
 
 /// One series value. `labels` are the values of `metric.labels` in order, without `target` (added when rendered).
 #[derive(Debug, Clone, PartialEq)]
@@ -58,11 +58,18 @@ pub struct ProbeOutput {
     pub checks: Vec<Check>,
     /// Parts of a successful run that failed on their own (a forest domain no DC of which answered): each is
     /// counted in `writeback_probe_failures_total` with its reason, while the run still succeeds.
-    pub partial_failures: Vec<crate::probe::Reason>,
+    pub partial_failures: Vec<Reason>,
 }
 
 impl ProbeOutput {
     pub fn sample(&mut self, metric: &'static MetricDef, labels: &[&str], value: f64) {
         self.samples.push(Sample::new(metric, labels, value));
+    }
+
+    /// Takes in the output of a part of the run (e.g. another domain of the forest) that succeeded on its own.
+    pub fn merge(&mut self, part: ProbeOutput) {
+        self.samples.extend(part.samples);
+        self.checks.extend(part.checks);
+        self.partial_failures.extend(part.partial_failures);
     }
 }

@@ -1,0 +1,43 @@
+//! The bounded `reason` label of `writeback_probe_failures_total`: every error of every layer maps to one of these.
+
+/// The fixed `reason` label values (METRICS.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Reason {
+    Timeout,
+    Connect,
+    Tls,
+    Auth,
+    Permission,
+    Throttled,
+    Protocol,
+    Config,
+    Other,
+}
+
+impl Reason {
+    pub const ALL: [Reason; 9] = [
+        Reason::Timeout,
+        Reason::Connect,
+        Reason::Tls,
+        Reason::Auth,
+        Reason::Permission,
+        Reason::Throttled,
+        Reason::Protocol,
+        Reason::Config,
+        Reason::Other,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reason::Timeout => "timeout",
+            Reason::Connect => "connect",
+            Reason::Tls => "tls",
+            Reason::Auth => "auth",
+            Reason::Permission => "permission",
+            Reason::Throttled => "throttled",
+            Reason::Protocol => "protocol",
+            Reason::Config => "config",
+            Reason::Other => "other",
+        }
+    }
+}
