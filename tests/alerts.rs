@@ -1,7 +1,10 @@
-//! The alert rules: real `promtool` checks and unit-tests them, and every alert has a complete runbook section.
+//! The alert rules: real `promtool` checks and unit-tests them, every alert has a complete runbook section, and
+//! alerts/writeback.rules.yml is what alerts/generate.py writes (whose options give valid rules too).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
+
+use serde_json::Value;
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -58,5 +61,120 @@ fn every_alert_has_a_runbook_and_unit_test() {
         }
         assert!(rules.contains(&format!("runbooks.md#{}", name.to_lowercase())), "{name}: runbook_url anchor");
         assert!(tests.contains(&format!("alertname: {name}")), "{name} has no promtool unit test");
+    }
+}
+
+/// Runs alerts/generate.py with `args` into `out` and returns the file.
+fn generate(args: &[&str], out: &Path) -> String {
+    let result = Command::new("python3")
+        .arg(root().join("alerts/generate.py"))
+        .args(args)
+        .arg(out)
+        .output()
+        .expect("python3 runs");
+    assert!(result.status.success(), "alerts/generate.py {args:?}: {}", String::from_utf8_lossy(&result.stderr));
+    std::fs::read_to_string(out).unwrap()
+}
+
+fn rules_of(text: &str) -> Vec<Value> {
+    let file: Value = serde_saphyr::from_str(text).expect("the generated rules parse");
+    file["groups"].as_array().expect("groups").iter().flat_map(|g| g["rules"].as_array().unwrap().clone()).collect()
+}
+
+/// Seconds of a `for` as the generator writes it (one unit).
+fn seconds(duration: &str) -> u64 {
+    let split = duration.find(|c: char| !c.is_ascii_digit()).expect("a unit");
+    let n: u64 = duration[..split].parse().unwrap();
+    n * match &duration[split..] {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86400,
+        unit => panic!("unit {unit} in {duration}"),
+    }
+}
+
+#[test]
+fn rule_file_is_what_the_generator_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    let generated = generate(&[], &dir.path().join("writeback.rules.yml"));
+    let committed = std::fs::read_to_string(root().join("alerts/writeback.rules.yml")).unwrap();
+    assert!(generated == committed, "alerts/writeback.rules.yml is stale: run python3 alerts/generate.py");
+}
+
+/// Every series selector in `expr` of a metric named `writeback_*` or `up`, as (name, matchers).
+fn selectors(expr: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let bytes = expr.as_bytes();
+    let mut i = 0;
+    while i < expr.len() {
+        let rest = &expr[i..];
+        let at_name = (rest.starts_with("writeback_") || rest.starts_with("up{") || rest.starts_with("up "))
+            && (i == 0 || !(bytes[i - 1].is_ascii_alphanumeric() || matches!(bytes[i - 1], b'_' | b'"')));
+        if !at_name {
+            i += rest.chars().next().unwrap().len_utf8();
+            continue;
+        }
+        let end = rest.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(rest.len());
+        let name = rest[..end].to_string();
+        let (matchers, len) = match rest[end..].starts_with('{') {
+            true => {
+                let close = rest[end..].find('}').expect("a closing brace");
+                (rest[end + 1..end + close].to_string(), end + close + 1)
+            }
+            false => (String::new(), end),
+        };
+        i += len;
+        out.push((name, matchers));
+    }
+    out
+}
+
+#[test]
+fn generator_options_give_valid_rules() {
+    let dir = tempfile::tempdir().unwrap();
+    let default = rules_of(&generate(&[], &dir.path().join("default.yml")));
+    let out = dir.path().join("custom.yml");
+    let base = "https://wiki.example.test/ops/writeback";
+    let text = generate(
+        &["--job", "wb-prod", "--selector", "cluster=\"eu1\"", "--runbook-url-base", base, "--max-for", "1m"],
+        &out,
+    );
+    promtool(&["check", "rules", out.to_str().unwrap()]);
+    assert!(text.contains("# Options: --job wb-prod --selector 'cluster=\"eu1\"'"), "options recorded:\n{text}");
+    let rules = rules_of(&text);
+    assert_eq!(rules.len(), default.len());
+    for (rule, plain) in rules.iter().zip(&default) {
+        let name = rule["alert"].as_str().unwrap();
+        assert_eq!(rule["alert"], plain["alert"]);
+        assert_eq!(rule["labels"], plain["labels"], "{name}");
+        assert_eq!(rule["annotations"]["summary"], plain["annotations"]["summary"], "{name}");
+        let authored = seconds(plain["for"].as_str().unwrap());
+        assert_eq!(seconds(rule["for"].as_str().unwrap()), authored.min(60), "{name}: for capped at 1m");
+        assert_eq!(rule["annotations"]["runbook_url"], format!("{base}#{}", name.to_lowercase()).as_str());
+        let expr = rule["expr"].as_str().unwrap();
+        let found = selectors(expr);
+        assert!(!found.is_empty(), "{name}: no selector in `{expr}`");
+        for (metric, matchers) in found {
+            assert!(matchers.contains("cluster=\"eu1\""), "{name}: {metric} without the selector in `{expr}`");
+            assert_eq!(matchers.contains("job=\"wb-prod\""), metric == "up", "{name}: job matcher in `{expr}`");
+        }
+    }
+    let description = |rules: &[Value], name: &str| -> String {
+        let rule = rules.iter().find(|r| r["alert"] == name).unwrap();
+        rule["annotations"]["description"].as_str().unwrap().to_string()
+    };
+    assert!(description(&rules, "WritebackExporterDown").contains("(job wb-prod)"));
+    assert!(description(&rules, "WritebackScopePermissionDCsDisagree").starts_with("For more than 1 minute,"));
+    assert!(description(&default, "WritebackScopePermissionDCsDisagree").starts_with("For more than 2 hours,"));
+
+    // A job matcher in --selector restricts every rule to that job, WritebackExporterDown included.
+    let text = generate(&["--selector", "job=\"wb\""], &out);
+    promtool(&["check", "rules", out.to_str().unwrap()]);
+    for rule in rules_of(&text) {
+        for (metric, matchers) in selectors(rule["expr"].as_str().unwrap()) {
+            assert!(matchers.starts_with("job=\"wb\""), "{}: {metric}{{{matchers}}}", rule["alert"]);
+            assert_eq!(matchers.matches("job").count(), 1, "{}: {metric}{{{matchers}}}", rule["alert"]);
+        }
     }
 }
