@@ -23,8 +23,8 @@ DEFAULT_RUNBOOK_URL_BASE = "https://github.com/writeback-exporter/writeback_expo
 HEADER = """\
 # Alert rules for writeback_exporter. Every alert has a runbook section in docs/runbooks.md (its anchor is the
 # alert name in lower case) and unit tests in alerts/tests/. This first set covers the metrics the exporter serves
-# today (probe health, DCs, the domain password policy, permissions, connector accounts, licences, sync, Group
-# Policy).
+# today (probe health, configuration reloads, DCs, the domain password policy, permissions, connector accounts,
+# licences, sync, Group Policy).
 """
 
 UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400, "y": 365 * 86400}
@@ -108,6 +108,12 @@ def rules(o):
          "Probe {{ $labels.probe }} of target {{ $labels.target }} is failing",
          "The last run of probe {{ $labels.probe }} for target {{ $labels.target }} failed; its metrics are absent, "
          "so the checks it feeds cannot alert. See writeback_probe_failures_total for the reason."),
+        ("WritebackConfigReloadFailed",
+         f"{s('writeback_exporter_config_last_reload_successful')} == 0", "10m", "warning",
+         "writeback_exporter {{ $labels.instance }} rejected its new configuration",
+         "The last configuration reload of writeback_exporter {{ $labels.instance }} (SIGHUP or POST /-/reload) "
+         "failed and none has succeeded since, for {for}: it keeps running the previous configuration and would "
+         "not start with the file as it is now. Its log names the error."),
         ("WritebackDomainControllerDown",
          f"{s('writeback_ad_dc_up')} == 0", "10m", "warning",
          "DC {{ $labels.dc }} of {{ $labels.domain }} does not answer LDAP",
