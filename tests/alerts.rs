@@ -6,6 +6,10 @@ use std::process::Command;
 
 use serde_json::Value;
 
+#[path = "support/promql.rs"]
+mod promql;
+use promql::selectors;
+
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
@@ -102,32 +106,11 @@ fn rule_file_is_what_the_generator_writes() {
     assert!(generated == committed, "alerts/writeback.rules.yml is stale: run python3 alerts/generate.py");
 }
 
-/// Every series selector in `expr` of a metric named `writeback_*` or `up`, as (name, matchers).
-fn selectors(expr: &str) -> Vec<(String, String)> {
-    let mut out = Vec::new();
-    let bytes = expr.as_bytes();
-    let mut i = 0;
-    while i < expr.len() {
-        let rest = &expr[i..];
-        let at_name = (rest.starts_with("writeback_") || rest.starts_with("up{") || rest.starts_with("up "))
-            && (i == 0 || !(bytes[i - 1].is_ascii_alphanumeric() || matches!(bytes[i - 1], b'_' | b'"')));
-        if !at_name {
-            i += rest.chars().next().unwrap().len_utf8();
-            continue;
-        }
-        let end = rest.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(rest.len());
-        let name = rest[..end].to_string();
-        let (matchers, len) = match rest[end..].starts_with('{') {
-            true => {
-                let close = rest[end..].find('}').expect("a closing brace");
-                (rest[end + 1..end + close].to_string(), end + close + 1)
-            }
-            false => (String::new(), end),
-        };
-        i += len;
-        out.push((name, matchers));
-    }
-    out
+#[test]
+fn selectors_finds_names_and_matchers() {
+    let expr = r#"sum by (t) (writeback_a{x="1", job="writeback_exporter"} * on (t) group_left writeback_b) > 0 or absent(up{job="j"})"#;
+    let expected = [("writeback_a", r#"x="1", job="writeback_exporter""#), ("writeback_b", ""), ("up", r#"job="j""#)];
+    assert_eq!(selectors(expr), expected.map(|(a, b)| (a.to_string(), b.to_string())));
 }
 
 #[test]
