@@ -95,7 +95,9 @@ fn run() -> Result<(), String> {
 
     let exporter_addr: std::net::SocketAddr =
         listen.parse().map_err(|e| format!("listen address {listen}: {e} (give host:port, e.g. 127.0.0.1:9862)"))?;
-    let alertmanager = prometheus::Alertmanager::start(&lab_dir.join("alertmanager"), Some(port(9093)))
+    let inhibit_file = root.join("alerts/alertmanager-inhibit.yml");
+    let inhibit = std::fs::read_to_string(&inhibit_file).map_err(|e| format!("{}: {e}", inhibit_file.display()))?;
+    let alertmanager = prometheus::Alertmanager::start(&lab_dir.join("alertmanager"), Some(port(9093)), &inhibit)
         .map_err(|e| format!("Alertmanager: {e}"))?;
     let prom = prometheus::Prometheus::start(&prometheus::PrometheusSetup {
         exporter: exporter_addr,

@@ -1,14 +1,23 @@
 //! The alert rules: real `promtool` checks and unit-tests them, every alert has a complete runbook section, and
-//! alerts/writeback.rules.yml is what alerts/generate.py writes (whose options give valid rules too).
+//! alerts/writeback.rules.yml is what alerts/generate.py writes (whose options give valid rules too). The
+//! Alertmanager inhibit rules: `amtool check-config` accepts them, they name real alerts, and a real Alertmanager
+//! on loopback mutes what they say and nothing else.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
 #[path = "support/promql.rs"]
 mod promql;
 use promql::selectors;
+
+#[path = "support/prometheus.rs"]
+#[allow(dead_code)]
+mod prometheus;
+use prometheus::Alertmanager;
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -160,4 +169,131 @@ fn generator_options_give_valid_rules() {
             assert_eq!(matchers.matches("job").count(), 1, "{}: {metric}{{{matchers}}}", rule["alert"]);
         }
     }
+}
+
+fn inhibit_rules() -> String {
+    std::fs::read_to_string(root().join("alerts/alertmanager-inhibit.yml")).unwrap()
+}
+
+/// The alert names an `alertname` matcher names: `alertname="A"` or `alertname=~"A|B"` (a pattern such as
+/// `Writeback.+` names none).
+fn named_alerts(matcher: &str) -> Vec<String> {
+    let value = matcher
+        .strip_prefix("alertname=~")
+        .or_else(|| matcher.strip_prefix("alertname!="))
+        .or_else(|| matcher.strip_prefix("alertname="))
+        .unwrap_or_else(|| panic!("matcher {matcher} is not on alertname"));
+    let value = value.trim_matches('"');
+    match value.chars().all(|c| c.is_ascii_alphanumeric() || c == '|') {
+        true => value.split('|').map(str::to_string).collect(),
+        false => Vec::new(),
+    }
+}
+
+#[test]
+fn inhibit_rules_name_real_alerts() {
+    let file: Value = serde_saphyr::from_str(&inhibit_rules()).expect("alerts/alertmanager-inhibit.yml parses");
+    let rules = file["inhibit_rules"].as_array().expect("inhibit_rules");
+    assert!(rules.len() >= 5);
+    let names = alert_names();
+    for rule in rules {
+        let mut named = 0;
+        for side in ["source_matchers", "target_matchers"] {
+            for matcher in rule[side].as_array().unwrap_or_else(|| panic!("{side} in {rule}")) {
+                for name in named_alerts(matcher.as_str().unwrap()) {
+                    assert!(names.contains(&name), "inhibit rule names {name}, which is not an alert");
+                    named += 1;
+                }
+            }
+        }
+        assert!(named >= 2, "{rule}: source and target by name");
+        let equal = rule["equal"].as_array().expect("equal");
+        assert!(equal.iter().any(|l| l == "target" || l == "instance"), "{rule}: scoped to one target");
+    }
+}
+
+fn alert(labels: &[(&str, &str)]) -> Value {
+    let labels: BTreeMap<&str, &str> = labels.iter().copied().collect();
+    serde_json::json!({ "labels": labels })
+}
+
+/// Alertmanager's view of each alert, by (alertname, account): (state, inhibitedBy, fingerprint).
+async fn alert_states(am: &Alertmanager) -> BTreeMap<(String, String), (String, Vec<Value>, Value)> {
+    let alerts: Value = reqwest::get(am.url("/api/v2/alerts")).await.unwrap().json().await.unwrap();
+    alerts
+        .as_array()
+        .expect("an array of alerts")
+        .iter()
+        .map(|a| {
+            let key = (a["labels"]["alertname"].as_str().unwrap().to_string(), a["labels"]["account"].to_string());
+            let status = &a["status"];
+            let state = status["state"].as_str().unwrap().to_string();
+            (key, (state, status["inhibitedBy"].as_array().unwrap().clone(), a["fingerprint"].clone()))
+        })
+        .collect()
+}
+
+/// The lab's Alertmanager configuration (tests/support/prometheus.rs plus alerts/alertmanager-inhibit.yml) passes
+/// `amtool check-config`; a disabled connector account mutes its own permission alert, not another account's.
+#[tokio::test]
+async fn alertmanager_inhibits_by_the_shipped_rules() {
+    let dir = tempfile::tempdir().unwrap();
+    let am = Alertmanager::start(dir.path(), None, &inhibit_rules()).unwrap_or_else(|e| panic!("Alertmanager: {e}"));
+    let out = Command::new("amtool")
+        .arg("check-config")
+        .arg(Alertmanager::config_file(dir.path()))
+        .output()
+        .expect("amtool is installed (package prometheus-alertmanager)");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "amtool check-config:\n{text}{}", String::from_utf8_lossy(&out.stderr));
+    let rules = serde_saphyr::from_str::<Value>(&inhibit_rules()).unwrap()["inhibit_rules"].as_array().unwrap().len();
+    assert!(text.contains(&format!(" - {rules} inhibit rules")), "amtool sees every rule:\n{text}");
+
+    let common = [("target", "corp"), ("domain", "corp.example.test"), ("job", "writeback_exporter")];
+    let stale = "MSOL_fedcba987654";
+    let active = "MSOL_0123456789ab";
+    let disabled = alert(
+        &[
+            common.as_slice(),
+            &[("alertname", "WritebackConnectorAccountDisabled"), ("severity", "warning"), ("account", stale)],
+        ]
+        .concat(),
+    );
+    let permission = |account| {
+        alert(
+            &[
+                common.as_slice(),
+                &[
+                    ("alertname", "WritebackScopePermissionMissing"),
+                    ("severity", "critical"),
+                    ("account", account),
+                    ("dc", "dc1.corp.example.test"),
+                    ("scope", "OU=Legacy,DC=corp,DC=example,DC=test"),
+                    ("permission", "reset_password"),
+                ],
+            ]
+            .concat(),
+        )
+    };
+    let body = serde_json::json!([disabled, permission(stale), permission(active)]);
+    let resp = reqwest::Client::new().post(am.url("/api/v2/alerts")).json(&body).send().await.unwrap();
+    assert!(resp.status().is_success(), "POST /api/v2/alerts: {}", resp.status());
+
+    let source = ("WritebackConnectorAccountDisabled".to_string(), format!("\"{stale}\""));
+    let muted = ("WritebackScopePermissionMissing".to_string(), format!("\"{stale}\""));
+    let other = ("WritebackScopePermissionMissing".to_string(), format!("\"{active}\""));
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let states = loop {
+        let states = alert_states(&am).await;
+        let settled = states.len() == 3 && states.get(&muted).is_some_and(|(state, _, _)| state == "suppressed");
+        if settled || Instant::now() > deadline {
+            break states;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(states.len(), 3, "{states:?}");
+    assert_eq!(states[&source].0, "active", "the disabled account's own alert: {states:?}");
+    assert_eq!(states[&muted].0, "suppressed", "its permission alert: {states:?}");
+    assert_eq!(states[&muted].1, [states[&source].2.clone()], "inhibited by the disabled account's alert");
+    assert_eq!((states[&other].0.as_str(), states[&other].1.len()), ("active", 0), "another account: {states:?}");
 }
