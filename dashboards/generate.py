@@ -11,8 +11,11 @@ import pathlib
 import sys
 
 DS = {"type": "prometheus", "uid": "${datasource}"}
-T = 'target=~"$target"'
-TD = 'target=~"$target", domain=~"$domain"'
+# Every selector honours the job and instance variables (the scrape job and the exporter, or with /probe scraping
+# the probed target), then target and domain.
+JI = 'job=~"$job", instance=~"$instance"'
+T = JI + ', target=~"$target"'
+TD = T + ', domain=~"$domain"'
 
 OK_FAIL = [
     {
@@ -174,8 +177,11 @@ def build():
 
     L.row("Readiness", "One stat per check: green OK, red FAIL; no value when the probe behind it has not succeeded.")
     checks = [
-        ("Exporter scraped", "Prometheus scrapes writeback_exporter (job writeback_exporter). Alert: WritebackExporterDown.",
-         'min(up{job="writeback_exporter"})'),
+        ("Exporter scraped", "Prometheus scrapes writeback_exporter (the selected jobs and instances). Alert: "
+         "WritebackExporterDown.", f"min(up{{{JI}}})"),
+        ("Config reloaded", "The exporter's last configuration (re)load succeeded; after a failed one it keeps "
+         "running the previous configuration and would not start with the file as it is. Alert: "
+         "WritebackConfigReloadFailed.", f"min(writeback_exporter_config_last_reload_successful{{{JI}}})"),
         ("Probes succeeding", "Every probe of the selected targets succeeded in its last run; a failed probe's metrics "
          "are absent, so the checks it feeds show no value. Alert: WritebackProbeFailing.",
          f"min(writeback_probe_success{{{T}}})"),
@@ -543,8 +549,8 @@ def build():
         "The exporter's version and build (writeback_exporter_build_info) and whether its last configuration "
         "(re)load succeeded.",
         [
-            table_target('writeback_exporter_build_info{job="writeback_exporter"}', "A"),
-            table_target('writeback_exporter_config_last_reload_successful{job="writeback_exporter"}', "B"),
+            table_target(f"writeback_exporter_build_info{{{JI}}}", "A"),
+            table_target(f"writeback_exporter_config_last_reload_successful{{{JI}}}", "B"),
         ],
         "none",
         hide=("Time", "__name__", "Value #A", "job"),
@@ -552,8 +558,10 @@ def build():
         overrides=colored(["config loaded"]),
     ), 24, 4)
 
-    def variable(name, label, query):
-        return {
+    def variable(name, label, query, all_value=".*"):
+        """A multi-value query variable with "All". With `all_value` None, All stands for the values listed (a
+        regex of them), not for any value: `up{job=~"$job"}` must not match every job Prometheus scrapes."""
+        v = {
             "type": "query",
             "name": name,
             "label": label,
@@ -562,12 +570,15 @@ def build():
             "definition": query,
             "refresh": 2,
             "includeAll": True,
-            "allValue": ".*",
+            "allValue": all_value,
             "multi": True,
             "current": {},
             "sort": 1,
             "regex": "",
         }
+        if all_value is None:
+            del v["allValue"]
+        return v
 
     return {
         "uid": "writeback-exporter",
@@ -592,8 +603,12 @@ def build():
         "templating": {"list": [
             {"type": "datasource", "name": "datasource", "label": "Data source", "query": "prometheus",
              "current": {}, "hide": 0, "regex": ""},
-            variable("target", "Target", "label_values(writeback_probe_success, target)"),
-            variable("domain", "Domain", 'label_values(writeback_ad_dc_up{target=~"$target"}, domain)'),
+            # The jobs that scrape the exporter's probe results (/metrics or /probe), then every instance of those
+            # jobs: the exporters, and with /probe scraping the probed targets and the exporter's own scrape.
+            variable("job", "Job", "label_values(writeback_probe_success, job)", all_value=None),
+            variable("instance", "Instance", 'label_values(up{job=~"$job"}, instance)', all_value=None),
+            variable("target", "Target", f"label_values(writeback_probe_success{{{JI}}}, target)"),
+            variable("domain", "Domain", f"label_values(writeback_ad_dc_up{{{T}}}, domain)"),
         ]},
         "panels": L.numbered(),
     }

@@ -16,6 +16,7 @@ use serde_json::Value;
 use support::exporter::{write_file, Exporter};
 use support::graph_fake::{secret_credential, Credential, GraphFake, SECRET};
 use support::prometheus::{Prometheus, PrometheusSetup};
+use support::promql::selectors;
 use support::samba::{self, SambaDc};
 use support::scenario;
 
@@ -68,9 +69,16 @@ fn variable_queries(d: &Value) -> Vec<(String, String)> {
         .collect()
 }
 
-/// Grafana's variables as the scenario's values and concrete durations.
-fn substitute(expr: &str) -> String {
+/// The job Prometheus scrapes the exporter as (tests/support/prometheus.rs).
+const JOB: &str = "writeback_exporter";
+
+/// Grafana's variables as the scenario's values (`instance`: the exporter's address) and concrete durations.
+fn substitute(expr: &str, instance: &str) -> String {
     let out = expr
+        .replace("${job}", JOB)
+        .replace("$job", JOB)
+        .replace("${instance}", instance)
+        .replace("$instance", instance)
         .replace("${target}", scenario::TARGET)
         .replace("$target", scenario::TARGET)
         .replace("${domain}", DOMAIN)
@@ -146,13 +154,34 @@ fn dashboard_is_well_formed() {
         d["templating"]["list"].as_array().unwrap().iter().map(|v| (v["name"].as_str().unwrap(), v)).collect();
     assert_eq!(vars["datasource"]["type"], "datasource");
     assert_eq!(vars["datasource"]["query"], "prometheus");
-    for name in ["target", "domain"] {
+    for name in ["job", "instance", "target", "domain"] {
         let v = vars.get(name).unwrap_or_else(|| panic!("variable {name}"));
         assert_eq!(v["type"], "query", "{name}");
         assert_eq!(v["datasource"]["uid"], "${datasource}", "{name}");
+        assert_eq!((&v["multi"], &v["includeAll"]), (&Value::Bool(true), &Value::Bool(true)), "{name}: All");
         let (_, label) = label_values(v["query"]["query"].as_str().unwrap());
         assert_eq!(label, name, "{name} lists the values of label {name}");
     }
+    // "All" of job and instance is the list of their values, not `.*`: up{job=~".*"} would be every job.
+    for name in ["job", "instance"] {
+        assert!(vars[name].get("allValue").is_none(), "{name}: no custom all value");
+    }
+    // Every series selector of every panel and variable after `job` honours the variables before it.
+    let honours = |what: &str, expr: &str, variables: &[&str]| {
+        for (metric, matchers) in selectors(expr) {
+            for v in variables {
+                let matcher = format!("{v}=~\"${v}\"");
+                assert!(matchers.contains(&matcher), "{what}: {metric}{{{matchers}}} lacks {matcher} in `{expr}`");
+            }
+        }
+    };
+    for (title, _, expr) in panel_exprs(&d) {
+        honours(&title, &expr, &["job", "instance"]);
+    }
+    let queries: BTreeMap<String, String> = variable_queries(&d).into_iter().collect();
+    honours("variable instance", &queries["instance"], &["job"]);
+    honours("variable target", &queries["target"], &["job", "instance"]);
+    honours("variable domain", &queries["domain"], &["job", "instance", "target"]);
 
     let documented = std::fs::read_to_string(root().join("docs/metrics.md")).unwrap();
     let mut ids = BTreeSet::new();
@@ -276,9 +305,10 @@ async fn every_dashboard_and_rule_expression_works_against_the_real_exporter() {
         .await;
 
     let d = dashboard();
+    let instance = exporter.addr.to_string();
     let mut problems = Vec::new();
     for (title, ref_id, expr) in panel_exprs(&d) {
-        let expr = substitute(&expr);
+        let expr = substitute(&expr, &instance);
         match prometheus.query(&expr).await {
             Err(e) => problems.push(format!("panel {title} ({ref_id}): `{expr}` fails: {e}")),
             Ok(r) if r.is_empty() => problems.push(format!("panel {title} ({ref_id}): `{expr}` returns no data")),
@@ -286,12 +316,17 @@ async fn every_dashboard_and_rule_expression_works_against_the_real_exporter() {
         }
     }
     for (name, query) in variable_queries(&d) {
-        let (selector, label) = label_values(&substitute(&query));
+        let (selector, label) = label_values(&substitute(&query, &instance));
         match prometheus.query(&selector).await {
             Err(e) => problems.push(format!("variable {name}: `{selector}` fails: {e}")),
             Ok(r) => {
                 let values: BTreeSet<&str> = r.iter().filter_map(|s| s["metric"][label.as_str()].as_str()).collect();
-                let expected = if name == "target" { scenario::TARGET } else { DOMAIN };
+                let expected = match name.as_str() {
+                    "job" => JOB,
+                    "instance" => instance.as_str(),
+                    "target" => scenario::TARGET,
+                    _ => DOMAIN,
+                };
                 if !values.contains(expected) {
                     problems.push(format!("variable {name}: `{query}` offers {values:?}, not {expected}"));
                 }

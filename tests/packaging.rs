@@ -1,12 +1,20 @@
 //! Packaging: the Kubernetes manifests (the PrometheusRule generated from alerts/writeback.rules.yml and kept
 //! identical to it, a hardened Deployment wired to its ConfigMap, Secret, Service and ServiceMonitor) and the
 //! systemd unit (`systemd-analyze verify` clean, `systemd-analyze security` exposure at most 2.0).
+//! The Prometheus examples (packaging/prometheus/: a plain /metrics scrape and the /probe relabelling) pass
+//! `promtool check config` and scrape what they promise from the real exporter.
 //! Set `UPDATE_GOLDEN=1` to regenerate packaging/kubernetes/prometheusrule.yaml after changing the rules.
 
+mod support;
+
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::Duration;
 
 use serde_json::Value;
+use support::exporter::{write_file, Exporter};
+use support::prometheus::Prometheus;
 
 const BIN: &str = env!("CARGO_BIN_EXE_writeback_exporter");
 
@@ -189,4 +197,108 @@ fn systemd_unit_verifies_and_is_hardened() {
     std::fs::write(&plain, format!("[Service]\nExecStart={BIN}\n")).unwrap();
     let (ok, _) = systemd_analyze(&["security", "--offline=true", "--threshold=20"], &plain);
     assert!(!ok, "an unhardened unit must fail the exposure threshold");
+}
+
+/// packaging/prometheus/NAME with the rule file pointing at alerts/writeback.rules.yml, then `replacements`; each
+/// replaced text must be in the file, so that the tests follow the examples.
+fn prometheus_example(name: &str, replacements: &[(&str, &str)]) -> String {
+    let mut text = read(&format!("packaging/prometheus/{name}"));
+    let rules = root().join("alerts/writeback.rules.yml").display().to_string();
+    for (from, to) in [("/etc/prometheus/rules/writeback.rules.yml", rules.as_str())].iter().chain(replacements) {
+        assert!(text.contains(from), "packaging/prometheus/{name} no longer holds {from:?}");
+        text = text.replace(from, to);
+    }
+    text
+}
+
+const EXAMPLES: [&str; 2] = ["prometheus.yml", "prometheus-probe.yml"];
+
+#[test]
+fn prometheus_examples_pass_promtool() {
+    let mut found: Vec<String> = std::fs::read_dir(root().join("packaging/prometheus"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.ends_with(".yml"))
+        .collect();
+    found.sort();
+    assert_eq!(found, ["prometheus-probe.yml", "prometheus.yml"], "every example is tested here");
+    let dir = tempfile::tempdir().unwrap();
+    for name in EXAMPLES {
+        let file = write_file(dir.path(), name, &prometheus_example(name, &[]));
+        let out = Command::new("promtool").arg("check").arg("config").arg(&file).output().expect("promtool runs");
+        let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        assert!(out.status.success(), "promtool check config {name}:\n{text}");
+        assert!(text.contains("SUCCESS: 1 rule files found"), "{name}: the rule file is checked too:\n{text}");
+    }
+}
+
+/// Two targets whose DC refuses connections: their probes fail at once, so their series exist within a second.
+fn dead_targets_config(dir: &Path) -> PathBuf {
+    let pw = write_file(dir, "pw", "secret\n");
+    let target = |name: &str| {
+        format!(
+            "  - name: {name}\n    ad:\n      servers: [\"ldaps://127.0.0.1:1\"]\n      bind:\n        user: \
+             svc@corp.example.test\n        password_file: \"{}\"\n",
+            pw.display()
+        )
+    };
+    let text = format!("global:\n  interval: 1s\n  timeout: 5s\ntargets:\n{}{}", target("corp"), target("emea"));
+    write_file(dir, "writeback_exporter.yml", &text)
+}
+
+/// The examples against the real exporter (two targets, corp and emea): the plain scrape sees both targets under
+/// job writeback_exporter; the /probe scrape gives each target its own instance holding only its series, and the
+/// exporter's own metrics come from the /metrics scrape under the same job. Every rule loads and evaluates.
+#[tokio::test(flavor = "multi_thread")]
+async fn prometheus_examples_scrape_the_real_exporter() {
+    let dir = tempfile::tempdir().unwrap();
+    let exporter = Exporter::start(&dead_targets_config(dir.path()), &[]);
+    let addr = exporter.addr.to_string();
+    let fast = [
+        ("wbexporter.example.com:9862", addr.as_str()),
+        ("scrape_interval: 1m", "scrape_interval: 1s"),
+        ("evaluation_interval: 1m", "evaluation_interval: 1s"),
+        ("scrape_timeout: 10s", "scrape_timeout: 1s"),
+    ];
+    let wait = Duration::from_secs(60);
+    let empty = |r: Result<Vec<Value>, String>, q: &str| {
+        let found = r.unwrap_or_else(|e| panic!("{q}: {e}"));
+        let names: BTreeSet<&str> = found.iter().filter_map(|s| s["metric"]["__name__"].as_str()).collect();
+        assert!(found.is_empty(), "`{q}` returns {} series: {names:?}", found.len());
+    };
+
+    for name in EXAMPLES {
+        let config = prometheus_example(name, &fast);
+        let prometheus = Prometheus::start_config(&config, None, None).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let own = format!("writeback_exporter_build_info{{job=\"writeback_exporter\", instance=\"{addr}\"}}");
+        prometheus.wait_for(&own, wait).await;
+        let reload = format!("writeback_exporter_config_last_reload_successful{{instance=\"{addr}\"}} == 1");
+        prometheus.wait_for(&reload, wait).await;
+        for target in ["corp", "emea"] {
+            let instance = if name == "prometheus.yml" { addr.as_str() } else { target };
+            let up = format!("up{{job=\"writeback_exporter\", instance=\"{instance}\"}} == 1");
+            prometheus.wait_for(&up, wait).await;
+            let probes = format!(
+                "writeback_probe_success{{job=\"writeback_exporter\", instance=\"{instance}\", target=\"{target}\"}}"
+            );
+            prometheus.wait_for(&probes, wait).await;
+        }
+        if name == "prometheus-probe.yml" {
+            // Each /probe scrape holds its own target only; /metrics contributes the exporter's metrics only.
+            let q = "writeback_probe_success{instance=\"corp\", target=\"emea\"}";
+            empty(prometheus.query(q).await, q);
+            let q = format!("{{__name__=~\"writeback_.*\", __name__!~\"writeback_exporter_.*\", instance=\"{addr}\"}}");
+            empty(prometheus.query(&q).await, &q);
+            let q = "count by (job) (up)";
+            let jobs = prometheus.query(q).await.unwrap();
+            assert_eq!(jobs.len(), 1, "one job label for both scrapes: {jobs:?}");
+        }
+        let rules = prometheus.api("/api/v1/rules").await;
+        let rules: Vec<&Value> =
+            rules["data"]["groups"].as_array().unwrap().iter().flat_map(|g| g["rules"].as_array().unwrap()).collect();
+        assert!(rules.len() > 20, "{name}: the rule file is loaded");
+        for rule in rules {
+            assert_eq!(rule["health"], "ok", "{name}: {rule}");
+        }
+    }
 }

@@ -6,6 +6,7 @@ pub mod dns;
 pub mod exporter;
 pub mod graph_fake;
 pub mod prometheus;
+pub mod promql;
 pub mod proxy;
 pub mod referral_dc;
 pub mod samba;

@@ -108,14 +108,6 @@ impl Prometheus {
     /// # Errors
     /// When Prometheus cannot be started or does not become ready; the message carries its log.
     pub fn start(setup: &PrometheusSetup) -> Result<Prometheus, String> {
-        let (dir, tmp) = match &setup.dir {
-            Some(d) => (d.clone(), None),
-            None => {
-                let t = tempfile::tempdir().map_err(|e| e.to_string())?;
-                (t.path().to_path_buf(), Some(t))
-            }
-        };
-        std::fs::create_dir_all(dir.join("data")).map_err(|e| e.to_string())?;
         let rules: String = setup.rule_files.iter().map(|r| format!("  - \"{}\"\n", r.display())).collect();
         let alerting = match setup.alertmanager {
             Some(am) => format!("alerting:\n  alertmanagers:\n    - static_configs:\n        - targets: [\"{am}\"]\n"),
@@ -126,9 +118,26 @@ impl Prometheus {
             i = setup.scrape_interval,
             exporter = setup.exporter,
         );
+        Prometheus::start_config(&config, setup.dir.clone(), setup.port)
+    }
+
+    /// Starts Prometheus with the configuration `config` (written to `dir`, a temporary directory when `None`)
+    /// and waits (at most 30 s) for `/-/ready`.
+    ///
+    /// # Errors
+    /// When Prometheus cannot be started or does not become ready; the message carries its log.
+    pub fn start_config(config: &str, dir: Option<PathBuf>, port: Option<u16>) -> Result<Prometheus, String> {
+        let (dir, tmp) = match dir {
+            Some(d) => (d, None),
+            None => {
+                let t = tempfile::tempdir().map_err(|e| e.to_string())?;
+                (t.path().to_path_buf(), Some(t))
+            }
+        };
+        std::fs::create_dir_all(dir.join("data")).map_err(|e| e.to_string())?;
         let config_file = dir.join("prometheus.yml");
         std::fs::write(&config_file, config).map_err(|e| e.to_string())?;
-        let port = setup.port.unwrap_or_else(free_port);
+        let port = port.unwrap_or_else(free_port);
         let addr: SocketAddr = format!("127.0.0.1:{port}").parse().expect("a loopback address parses");
         let args = vec![
             format!("--config.file={}", config_file.display()),
@@ -202,16 +211,20 @@ pub struct Alertmanager {
 
 impl Alertmanager {
     /// Starts Alertmanager on loopback with a configuration that only collects alerts (no receiver sends
-    /// anything), clustering off, and waits (at most 30 s) for `/-/ready`.
+    /// anything), followed by `extra` (top-level keys, e.g. the `inhibit_rules:` of
+    /// alerts/alertmanager-inhibit.yml), clustering off, and waits (at most 30 s) for `/-/ready`. The
+    /// configuration is `config_file()` of `dir`.
     ///
     /// # Errors
     /// When it cannot be started or does not become ready.
-    pub fn start(dir: &Path, port: Option<u16>) -> Result<Alertmanager, String> {
+    pub fn start(dir: &Path, port: Option<u16>, extra: &str) -> Result<Alertmanager, String> {
         std::fs::create_dir_all(dir.join("data")).map_err(|e| e.to_string())?;
-        let config_file = dir.join("alertmanager.yml");
-        let config = "# Written by tests/support/prometheus.rs: alerts are only shown in the UI, never sent.\n\
-                      route:\n  receiver: lab\n  group_by: [alertname, target]\n  group_wait: 5s\n  group_interval: 1m\n  repeat_interval: 4h\n\
-                      receivers:\n  - name: lab\n";
+        let config_file = Alertmanager::config_file(dir);
+        let config = format!(
+            "# Written by tests/support/prometheus.rs: alerts are only shown in the UI, never sent.\n\
+             route:\n  receiver: lab\n  group_by: [alertname, target]\n  group_wait: 5s\n  group_interval: 1m\n  repeat_interval: 4h\n\
+             receivers:\n  - name: lab\n{extra}"
+        );
         std::fs::write(&config_file, config).map_err(|e| e.to_string())?;
         let port = port.unwrap_or_else(free_port);
         let addr: SocketAddr = format!("127.0.0.1:{port}").parse().expect("a loopback address parses");
@@ -229,5 +242,10 @@ impl Alertmanager {
 
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
+    }
+
+    /// Where `start` writes the configuration in `dir`.
+    pub fn config_file(dir: &Path) -> PathBuf {
+        dir.join("alertmanager.yml")
     }
 }
