@@ -13,8 +13,31 @@ use crate::version::ConnectVersion;
 #[serde(deny_unknown_fields)]
 pub struct RawConfig {
     #[serde(default)]
-    pub global: Global,
-    pub targets: Vec<RawTarget>,
+    pub global: RawGlobal,
+    /// Spanned, so that "at least one target is required" names the line of `targets: []`.
+    pub targets: Spanned<Vec<RawTarget>>,
+}
+
+/// `global` as written: each duration keeps its place in the file for the range checks' errors. Validation turns
+/// it into [`Global`].
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawGlobal {
+    pub interval: Spanned<PromDuration>,
+    pub timeout: Spanned<PromDuration>,
+    pub intervals: Intervals,
+}
+
+impl Default for RawGlobal {
+    fn default() -> Self {
+        let nowhere = serde_saphyr::Location::UNKNOWN;
+        let Global { interval, timeout, intervals } = Global::default();
+        RawGlobal {
+            interval: Spanned::new(interval, nowhere, nowhere),
+            timeout: Spanned::new(timeout, nowhere, nowhere),
+            intervals,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -2,11 +2,12 @@
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use serde_saphyr::Spanned;
 use url::Url;
 
-use super::schema::{self, BindMechanism, RawConfig};
+use super::schema::{self, BindMechanism, Global, RawConfig, RawGlobal};
 use super::{AdTarget, AdTls, Bind, Config, ConfigError, EntraCredential, EntraTarget, SecretSource, Target};
 
 /// Collects the file name so each check can say `err(line, key, message)`.
@@ -39,19 +40,13 @@ impl Ctx<'_> {
 
 pub(super) fn resolve(raw: RawConfig, file: &Path) -> Result<Config, ConfigError> {
     let ctx = Ctx { file };
-    let g = &raw.global;
-    if g.interval.0.as_secs() < 1 {
-        return Err(ctx.err(0, "global.interval", "must be at least 1s"));
-    }
-    if g.timeout.0.is_zero() {
-        return Err(ctx.err(0, "global.timeout", "must be greater than 0"));
-    }
-    if raw.targets.is_empty() {
-        return Err(ctx.err(0, "targets", "at least one target is required"));
+    let global = resolve_global(&ctx, raw.global)?;
+    if raw.targets.value.is_empty() {
+        return Err(ctx.at(&raw.targets, "targets", "at least one target is required"));
     }
     let mut names = HashSet::new();
-    let mut targets = Vec::with_capacity(raw.targets.len());
-    for (i, t) in raw.targets.into_iter().enumerate() {
+    let mut targets = Vec::with_capacity(raw.targets.value.len());
+    for (i, t) in raw.targets.value.into_iter().enumerate() {
         let key = format!("targets[{i}]");
         let name = t.name.value.trim().to_string();
         if name.is_empty() {
@@ -67,7 +62,18 @@ pub(super) fn resolve(raw: RawConfig, file: &Path) -> Result<Config, ConfigError
         let entra = t.entra.map(|e| resolve_entra(&ctx, &format!("{key}.entra"), e)).transpose()?;
         targets.push(Target { name, ad, entra });
     }
-    Ok(Config { file: file.to_path_buf(), global: raw.global, targets })
+    Ok(Config { file: file.to_path_buf(), global, targets })
+}
+
+/// The durations' ranges: a probe every second at most, and a timeout that lets a probe run at all.
+fn resolve_global(ctx: &Ctx, raw: RawGlobal) -> Result<Global, ConfigError> {
+    if raw.interval.value.0 < Duration::from_secs(1) {
+        return Err(ctx.at(&raw.interval, "global.interval", "must be at least 1s"));
+    }
+    if raw.timeout.value.0.is_zero() {
+        return Err(ctx.at(&raw.timeout, "global.timeout", "must be greater than 0"));
+    }
+    Ok(Global { interval: raw.interval.value, timeout: raw.timeout.value, intervals: raw.intervals })
 }
 
 fn resolve_ad(ctx: &Ctx, key: &str, ad: Spanned<schema::AdConfig>) -> Result<AdTarget, ConfigError> {
