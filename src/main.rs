@@ -4,15 +4,18 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use writeback_exporter::{app, check, logging};
+use writeback_exporter::{app, check, logging, metrics};
 
 #[derive(Parser)]
 #[command(
     name = "writeback_exporter",
-    version,
-    about = "Checks whether Microsoft Entra ID password writeback can work"
+    about = "Checks whether Microsoft Entra ID password writeback can work",
+    disable_version_flag = true
 )]
 struct Cli {
+    /// Print the version, the git revision, the build date and the compiler, then exit.
+    #[arg(long, short = 'V')]
+    version: bool,
     /// The YAML configuration file.
     #[arg(long = "config.file", default_value = "writeback_exporter.yml", global = true)]
     config_file: PathBuf,
@@ -28,8 +31,10 @@ struct Cli {
     /// exporter-toolkit web configuration (TLS, basic auth).
     #[arg(long = "web.config.file")]
     web_config_file: Option<PathBuf>,
+    /// Only log messages at this level or above; other crates' messages at warn and above only, whatever the level.
     #[arg(long = "log.level", value_enum, default_value = "info", global = true)]
     log_level: logging::Level,
+    /// Format of the log lines on stderr.
     #[arg(long = "log.format", value_enum, default_value = "logfmt", global = true)]
     log_format: logging::Format,
     #[command(subcommand)]
@@ -54,8 +59,28 @@ enum Output {
     Json,
 }
 
+/// `--version` in the layout of the Prometheus exporters (`node_exporter, version 1.8.2 (branch: ..., revision:
+/// ...)`), so that the same scripts read both.
+fn version_text() -> String {
+    let features: &[&str] = if cfg!(feature = "gssapi") { &["gssapi"] } else { &[] };
+    format!(
+        "writeback_exporter, version {} (revision: {}, built: {})\n  rustc:    {}\n  platform: {}/{}\n  features: {}\n",
+        metrics::VERSION,
+        metrics::REVISION,
+        env!("WRITEBACK_EXPORTER_BUILD_DATE"),
+        metrics::RUSTC_VERSION,
+        std::env::consts::OS,
+        std::env::consts::ARCH,
+        if features.is_empty() { "none".to_string() } else { features.join(",") },
+    )
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if cli.version {
+        print!("{}", version_text());
+        return ExitCode::SUCCESS;
+    }
     logging::init(cli.log_level, cli.log_format);
     let _ = rustls::crypto::ring::default_provider().install_default();
 

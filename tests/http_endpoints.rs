@@ -144,3 +144,20 @@ async fn web_config_tls_and_basic_auth() {
     // Plain HTTP to the TLS port gets nothing useful.
     assert!(reqwest::get(exporter.url("/metrics")).await.map(|r| r.status().as_u16() != 200).unwrap_or(true));
 }
+
+#[tokio::test]
+async fn custom_telemetry_path_is_served_and_linked() {
+    let dir = tempfile::tempdir().unwrap();
+    let pw = write_file(dir.path(), "pw", "secret\n");
+    let cfg = write_config(dir.path(), &[dead_target("a", &pw)]);
+    let exporter = Exporter::start(&cfg, &["--web.telemetry-path=/custom/metrics"]);
+
+    let (status, body) = exporter.get("/custom/metrics").await;
+    assert_eq!(status, 200);
+    assert!(body.contains("writeback_exporter_build_info"), "{body}");
+    assert_eq!(exporter.get("/metrics").await.0, 404, "only the configured path serves the metrics");
+    let (status, page) = exporter.get("/").await;
+    assert_eq!(status, 200);
+    assert!(page.contains("<a href=\"/custom/metrics\">/custom/metrics</a>"), "{page}");
+    assert!(!page.contains("href=\"/metrics\""), "{page}");
+}

@@ -134,13 +134,42 @@ impl fmt::Display for ConfigError {
 /// # Errors
 /// The first problem found, as a one-line [`ConfigError`].
 pub fn load(file: &Path, probes: &[&str]) -> Result<Config, ConfigError> {
-    let text = std::fs::read_to_string(file).map_err(|e| ConfigError {
+    let bytes = std::fs::read(file).map_err(|e| ConfigError {
         file: file.to_path_buf(),
         line: None,
         key: String::new(),
         message: format!("cannot read the configuration file: {e}"),
     })?;
-    parse(&text, file, probes)
+    let text = utf8(&bytes, file)?;
+    parse(text, file, probes)
+}
+
+/// The file as text; a byte that is not UTF-8 is named by line, column and offset, so that an editor finds it.
+fn utf8<'a>(bytes: &'a [u8], file: &Path) -> Result<&'a str, ConfigError> {
+    let error = |line: usize, message: String| ConfigError {
+        file: file.to_path_buf(),
+        line: Some(u64::try_from(line).unwrap_or(u64::MAX)),
+        key: String::new(),
+        message,
+    };
+    if let Some(bom @ ([0xFF, 0xFE] | [0xFE, 0xFF])) = bytes.get(..2) {
+        return Err(error(
+            1,
+            format!("the file is UTF-16 (byte order mark {:02X} {:02X}): save it as UTF-8", bom[0], bom[1]),
+        ));
+    }
+    std::str::from_utf8(bytes).map_err(|e| {
+        let offset = e.valid_up_to();
+        let before = bytes.get(..offset).unwrap_or_default();
+        let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
+        let line_start = before.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+        let column = String::from_utf8_lossy(before.get(line_start..).unwrap_or_default()).chars().count() + 1;
+        let byte = bytes.get(offset).copied().unwrap_or_default();
+        error(
+            line,
+            format!("not UTF-8: byte 0x{byte:02X} at offset {offset} (column {column}); save the file as UTF-8"),
+        )
+    })
 }
 
 /// Parses and validates configuration text; `file` is only used in error messages and to resolve relative paths.
@@ -166,14 +195,54 @@ fn parse_raw(text: &str, file: &Path) -> Result<schema::RawConfig, ConfigError> 
     });
     result.map_err(|e| {
         let e = e.without_snippet();
-        let key = path.map(|p| clean_path(&p.to_string())).unwrap_or_default();
-        ConfigError {
-            file: file.to_path_buf(),
-            line: e.location().map(|l| l.line()).filter(|l| *l > 0),
-            key,
-            message: plain_message(e),
-        }
+        let path = path.map(|p| clean_path(&p.to_string())).unwrap_or_default();
+        let (key, message) = describe(e, path, text);
+        ConfigError { file: file.to_path_buf(), line: e.location().map(|l| l.line()).filter(|l| *l > 0), key, message }
     })
+}
+
+/// The key and the message of a parse error, in the user's terms rather than the YAML library's.
+fn describe(e: &serde_saphyr::Error, path: String, text: &str) -> (String, String) {
+    match e {
+        // serde_path_to_error writes the unknown last step as `?`: the library knows the key.
+        serde_saphyr::Error::DuplicateMappingKey { key, .. } => {
+            let parent = path.strip_suffix('?').map(|p| p.trim_end_matches('.')).unwrap_or(&path);
+            let key = match key {
+                Some(name) => child(parent, name),
+                None => parent.to_string(),
+            };
+            (key, "duplicate key: each key may appear only once in a mapping".to_string())
+        }
+        serde_saphyr::Error::MultipleDocuments { .. } => (
+            String::new(),
+            "more than one YAML document (a `---` line starts each): the configuration is one document".to_string(),
+        ),
+        serde_saphyr::Error::Eof { .. } if !has_content(text) => {
+            ("targets".to_string(), "required (the file holds no configuration)".to_string())
+        }
+        _ => {
+            let message = plain_message(e);
+            let missing =
+                message.strip_prefix("missing field `").and_then(|rest| rest.strip_suffix('`')).map(str::to_string);
+            match missing {
+                Some(field) => (child(&path, &field), "required".to_string()),
+                None => (path, message),
+            }
+        }
+    }
+}
+
+fn child(parent: &str, name: &str) -> String {
+    if parent.is_empty() {
+        name.to_string()
+    } else {
+        format!("{parent}.{name}")
+    }
+}
+
+/// Anything but blank lines, comments and document markers.
+fn has_content(text: &str) -> bool {
+    text.lines().map(str::trim).any(|l| !l.is_empty() && !l.starts_with('#') && l != "---" && l != "...")
 }
 
 /// The error text without serde-saphyr's own location suffix (we print the line ourselves).
@@ -194,5 +263,48 @@ fn clean_path(path: &str) -> String {
         String::new()
     } else {
         cleaned
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    #[test]
+    fn non_utf8_bytes_are_named_by_line_column_and_offset() {
+        let file = Path::new("t.yml");
+        let cases: [(&[u8], Option<u64>, &str); 4] = [
+            (b"targets: []\n", None, ""),
+            (b"a: 1\nb: caf\xe9\n", Some(2), "not UTF-8: byte 0xE9 at offset 11 (column 7); save the file as UTF-8"),
+            // Column counts characters: the two-byte \xc3\xa9 before the bad byte is one column.
+            (b"x: \xc3\xa9\xff\n", Some(1), "not UTF-8: byte 0xFF at offset 5 (column 5); save the file as UTF-8"),
+            (b"\xff\xfet\x00", Some(1), "the file is UTF-16 (byte order mark FF FE): save it as UTF-8"),
+        ];
+        for (bytes, line, message) in cases {
+            match super::utf8(bytes, file) {
+                Ok(_) => assert_eq!((line, message), (None, ""), "{bytes:?} decodes"),
+                Err(e) => assert_eq!((e.line, e.message.as_str(), e.key.as_str()), (line, message, ""), "{bytes:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn parse_errors_name_line_and_key() {
+        let target = "targets:\n  - name: corp\n    entra: {tenant_id: x.example, client_id: y}\n";
+        let cases = [
+            ("global:\n  timeout: 1m\n  timeout: 2m\n", 3, "global.timeout", "duplicate key"),
+            ("targets: []\ntargets: []\n", 2, "targets", "duplicate key"),
+            ("global: {interval: 1m}\n", 1, "targets", "required"),
+            ("\n# nothing\n", 3, "targets", "required (the file holds no configuration)"),
+            (&format!("{target}---\n{target}"), 5, "", "more than one YAML document"),
+            ("global:\n  interval: 999ms\ntargets: []\n", 2, "global.interval", "must be at least 1s"),
+            ("global:\n  timeout: 0\ntargets: []\n", 2, "global.timeout", "must be greater than 0"),
+            ("\n\ntargets: []\n", 3, "targets", "at least one target is required"),
+        ];
+        for (text, line, key, message) in cases {
+            let e = super::parse(text, Path::new("t.yml"), &[]).expect_err(text);
+            assert_eq!((e.line, e.key.as_str()), (Some(line), key), "{text:?}: {e}");
+            assert!(e.message.starts_with(message), "{text:?}: {e}");
+        }
     }
 }

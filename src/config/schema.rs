@@ -14,16 +14,39 @@ use crate::version::ConnectVersion;
 #[serde(deny_unknown_fields)]
 pub struct RawConfig {
     #[serde(default)]
-    pub global: Global,
-    pub targets: Vec<RawTarget>,
+    pub global: RawGlobal,
+    /// Spanned, so that "at least one target is required" names the line of `targets: []`.
+    pub targets: Spanned<Vec<RawTarget>>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+/// `global` as written: each duration keeps its place in the file for the range checks' errors. Validation turns
+/// it into [`Global`].
+#[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
+pub struct RawGlobal {
+    pub interval: Spanned<PromDuration>,
+    pub timeout: Spanned<PromDuration>,
+    /// Per-probe interval overrides by probe name; the names are checked against the probe registry.
+    pub intervals: BTreeMap<String, Spanned<PromDuration>>,
+}
+
+impl Default for RawGlobal {
+    fn default() -> Self {
+        let nowhere = serde_saphyr::Location::UNKNOWN;
+        let Global { interval, timeout, intervals } = Global::default();
+        RawGlobal {
+            interval: Spanned::new(interval, nowhere, nowhere),
+            timeout: Spanned::new(timeout, nowhere, nowhere),
+            intervals,
+        }
+    }
+}
+
+/// `global`, validated.
+#[derive(Debug, Clone)]
 pub struct Global {
     pub interval: PromDuration,
     pub timeout: PromDuration,
-    /// Per-probe interval overrides by probe name; the names are checked against the probe registry.
     pub intervals: BTreeMap<String, Spanned<PromDuration>>,
 }
 

@@ -2,12 +2,13 @@
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use serde_saphyr::Spanned;
 use url::Url;
 
 use super::duration::PromDuration;
-use super::schema::{self, BindMechanism, RawConfig};
+use super::schema::{self, BindMechanism, Global, RawConfig, RawGlobal};
 use super::{AdTarget, AdTls, Bind, Config, ConfigError, EntraCredential, EntraTarget, SecretSource, Target};
 
 /// Collects the file name so each check can say `err(line, key, message)`.
@@ -40,20 +41,14 @@ impl Ctx<'_> {
 
 pub(super) fn resolve(raw: RawConfig, file: &Path, probes: &[&str]) -> Result<Config, ConfigError> {
     let ctx = Ctx { file };
-    let g = &raw.global;
-    check_intervals(&ctx, &g.intervals, probes)?;
-    if g.interval.0.as_secs() < 1 {
-        return Err(ctx.err(0, "global.interval", "must be at least 1s"));
-    }
-    if g.timeout.0.is_zero() {
-        return Err(ctx.err(0, "global.timeout", "must be greater than 0"));
-    }
-    if raw.targets.is_empty() {
-        return Err(ctx.err(0, "targets", "at least one target is required"));
+    check_intervals(&ctx, &raw.global.intervals, probes)?;
+    let global = resolve_global(&ctx, raw.global)?;
+    if raw.targets.value.is_empty() {
+        return Err(ctx.at(&raw.targets, "targets", "at least one target is required"));
     }
     let mut names = HashSet::new();
-    let mut targets = Vec::with_capacity(raw.targets.len());
-    for (i, t) in raw.targets.into_iter().enumerate() {
+    let mut targets = Vec::with_capacity(raw.targets.value.len());
+    for (i, t) in raw.targets.value.into_iter().enumerate() {
         let key = format!("targets[{i}]");
         let name = t.name.value.trim().to_string();
         if name.is_empty() {
@@ -69,7 +64,18 @@ pub(super) fn resolve(raw: RawConfig, file: &Path, probes: &[&str]) -> Result<Co
         let entra = t.entra.map(|e| resolve_entra(&ctx, &format!("{key}.entra"), e)).transpose()?;
         targets.push(Target { name, ad, entra });
     }
-    Ok(Config { file: file.to_path_buf(), global: raw.global, targets })
+    Ok(Config { file: file.to_path_buf(), global, targets })
+}
+
+/// The durations' ranges: a probe every second at most, and a timeout that lets a probe run at all.
+fn resolve_global(ctx: &Ctx, raw: RawGlobal) -> Result<Global, ConfigError> {
+    if raw.interval.value.0 < Duration::from_secs(1) {
+        return Err(ctx.at(&raw.interval, "global.interval", "must be at least 1s"));
+    }
+    if raw.timeout.value.0.is_zero() {
+        return Err(ctx.at(&raw.timeout, "global.timeout", "must be greater than 0"));
+    }
+    Ok(Global { interval: raw.interval.value, timeout: raw.timeout.value, intervals: raw.intervals })
 }
 
 /// `global.intervals`: each key a probe of the registry, each value at least a second.

@@ -24,16 +24,18 @@ const STYLE: &str = "body{font-family:sans-serif;margin:2em;max-width:70em}table
 td,th{border:1px solid #ccc;padding:.3em .5em;text-align:left;vertical-align:top}.PASS{color:#1a7f37}\
 .WARN{color:#9a6700}.FAIL,.failed{color:#cf222e}.fix{font-size:.9em;color:#444}";
 
-pub fn render(report: &Report, config: &Config) -> String {
+/// `telemetry_path` is `--web.telemetry-path`, so the link leads to the metrics wherever they are served.
+pub fn render(report: &Report, config: &Config, telemetry_path: &str) -> String {
     let mut html = String::new();
     let _ = write!(
         html,
         "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>writeback_exporter</title><style>{STYLE}</style>\
          </head><body><h1>writeback_exporter</h1><p>Version {} ({}). Checks whether Microsoft Entra ID password \
-         writeback can work. Metrics: <a href=\"/metrics\">/metrics</a>. Configuration: {}.</p>",
+         writeback can work. Metrics: <a href=\"{path}\">{path}</a>. Configuration: {}.</p>",
         escape(crate::metrics::VERSION),
         escape(crate::metrics::REVISION),
         escape(&config.file.display().to_string()),
+        path = escape(telemetry_path),
     );
     let s = &report.summary;
     let _ = write!(html, "<p>{} PASS, {} WARN, {} FAIL, {} probe errors.</p>", s.pass, s.warn, s.fail, s.probe_errors);

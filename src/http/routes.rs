@@ -31,8 +31,9 @@ pub struct AppState {
 const TEXT_FORMAT: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 pub fn router(state: AppState, telemetry_path: &str) -> Router {
+    let metrics_path: Arc<str> = Arc::from(telemetry_path);
     Router::new()
-        .route("/", get(landing_page))
+        .route("/", get(move |state| landing_page(state, metrics_path.clone())))
         .route(telemetry_path, get(metrics))
         .route("/probe", get(probe))
         .route("/-/healthy", get(|| async { "Healthy\n" }))
@@ -83,8 +84,8 @@ async fn reload(State(state): State<AppState>) -> Response {
     }
 }
 
-async fn landing_page(State(state): State<AppState>) -> Html<String> {
+async fn landing_page(State(state): State<AppState>, telemetry_path: Arc<str>) -> Html<String> {
     let config = state.config.borrow().clone();
     let report = Report::from_store(&state.store, &config);
-    Html(landing::render(&report, &config))
+    Html(landing::render(&report, &config, &telemetry_path))
 }
