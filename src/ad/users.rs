@@ -55,7 +55,7 @@ const ATTRS: [&str; 3] = ["nTSecurityDescriptor", "objectClass", "adminCount"];
 /// How many example DNs per cause `check` shows.
 const EXAMPLES: usize = 10;
 
-/// Why a user is not ready, in the order METRICS.md ranks first causes.
+/// Why a user is not ready, in the order docs/metrics.md ranks first causes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Cause {
     Protected,

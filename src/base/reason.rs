@@ -1,6 +1,6 @@
 //! The bounded `reason` label of `writeback_probe_failures_total`: every error of every layer maps to one of these.
 
-/// The fixed `reason` label values (METRICS.md).
+/// The fixed `reason` label values (docs/metrics.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Reason {
     Timeout,

@@ -80,7 +80,7 @@ impl Report {
             }
             targets.push(TargetReport { name: target.name.clone(), probes });
         }
-        // CONFIG.md: 0 all PASS, 1 a WARN and no FAIL, 2 any FAIL, 3 config or connection error.
+        // The documented exit codes: 0 all PASS, 1 a WARN and no FAIL, 2 any FAIL, 3 config or connection error.
         summary.exit_code = if summary.probe_errors > 0 {
             3
         } else if summary.fail > 0 {

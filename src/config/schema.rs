@@ -1,4 +1,4 @@
-//! The configuration file's shape (CONFIG.md), parsed strictly: unknown keys are errors.
+//! The configuration file's shape (docs/configuration.md), parsed strictly: unknown keys are errors.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;

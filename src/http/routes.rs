@@ -1,4 +1,4 @@
-//! The endpoints of CONFIG.md. Handlers only read the cache; a reload is asked of the app by message.
+//! The endpoints (README, docs/configuration.md). Handlers only read the cache; a reload is asked of the app by message.
 
 use std::sync::Arc;
 
