@@ -216,6 +216,8 @@ fn run() -> Result<(), String> {
         listen_addresses: vec![listen],
         telemetry_path: "/metrics".to_string(),
         web_config_file: None,
+        // The lab is for trying things: POST /-/reload works there.
+        enable_lifecycle: true,
     };
     let result = runtime.block_on(async {
         // Users at work: a few self-service resets and changes, one failed, once a minute (--fast: 30 s) has

@@ -29,6 +29,8 @@ pub struct Options {
     pub listen_addresses: Vec<String>,
     pub telemetry_path: String,
     pub web_config_file: Option<PathBuf>,
+    /// Serve `POST /-/reload` (`--web.enable-lifecycle`); without it the endpoint answers 403. SIGHUP always works.
+    pub enable_lifecycle: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -75,12 +77,18 @@ pub async fn run(opts: Options, shutdown: impl Future<Output = ()> + Send) -> Re
 
     let store = Store::new();
     let stop = CancellationToken::new();
-    let mut scheduler = Scheduler::start(config.clone(), store.clone(), stop.child_token(), None);
+    let mut scheduler = Scheduler::start(&config, store.clone(), stop.child_token());
     log_targets(&config);
     let (config_tx, config_rx) = watch::channel(config);
     let (reload_tx, mut reload_rx) = mpsc::channel::<ReloadRequest>(4);
 
-    let state = AppState { store: store.clone(), metrics: metrics.clone(), config: config_rx, reload: reload_tx };
+    let state = AppState {
+        store: store.clone(),
+        metrics: metrics.clone(),
+        config: config_rx,
+        reload: reload_tx,
+        lifecycle: opts.enable_lifecycle,
+    };
     let app = router(state, &opts.telemetry_path);
     let mut servers = JoinSet::new();
     for listener in listeners {
@@ -93,11 +101,18 @@ pub async fn run(opts: Options, shutdown: impl Future<Output = ()> + Send) -> Re
         tokio::select! {
             () = &mut shutdown => break,
             Some(reply) = reload_rx.recv() => {
-                let outcome = reload(&opts, &metrics, &store, &config_tx, &mut scheduler, &stop).await;
-                let _ = reply.send(outcome);
+                // Coalesced: every request that queued up while the previous reload ran is answered by this one.
+                let mut waiting = vec![reply];
+                while let Ok(more) = reload_rx.try_recv() {
+                    waiting.push(more);
+                }
+                let outcome = reload(&opts, &metrics, &config_tx, &mut scheduler);
+                for reply in waiting {
+                    let _ = reply.send(outcome.clone());
+                }
             }
             Some(()) = hangup.recv() => {
-                let _ = reload(&opts, &metrics, &store, &config_tx, &mut scheduler, &stop).await;
+                let _ = reload(&opts, &metrics, &config_tx, &mut scheduler);
             }
             Some(done) = servers.join_next() => {
                 if let Ok(Err(e)) = done {
@@ -113,22 +128,18 @@ pub async fn run(opts: Options, shutdown: impl Future<Output = ()> + Send) -> Re
     Ok(())
 }
 
-/// Loads the config again; a bad one is rejected and logged and the running one stays.
-async fn reload(
+/// Loads the config again; a bad one is rejected and logged and the running one stays. Probes whose settings did
+/// not change go on as they were (see [`Scheduler::apply`]).
+fn reload(
     opts: &Options,
     metrics: &Metrics,
-    store: &Arc<Store>,
     config_tx: &watch::Sender<Arc<Config>>,
     scheduler: &mut Scheduler,
-    stop: &CancellationToken,
 ) -> Result<(), String> {
     match load_config(&opts.config_file) {
         Ok(new) => {
             let new = Arc::new(new);
-            // Stop the old probes first, so that none of them records a result for a target the new config dropped.
-            let mut old = std::mem::replace(scheduler, Scheduler::idle());
-            old.stop(GRACE).await;
-            *scheduler = Scheduler::start(new.clone(), store.clone(), stop.child_token(), Some(&old));
+            scheduler.apply(&new);
             config_tx.send_replace(new.clone());
             metrics.set_reload_successful(true);
             tracing::info!(file = %opts.config_file.display(), "configuration reloaded");

@@ -31,6 +31,9 @@ struct Cli {
     /// exporter-toolkit web configuration (TLS, basic auth).
     #[arg(long = "web.config.file")]
     web_config_file: Option<PathBuf>,
+    /// Serve POST /-/reload (403 without this flag, as in Prometheus); SIGHUP reloads either way.
+    #[arg(long = "web.enable-lifecycle")]
+    enable_lifecycle: bool,
     /// Only log messages at this level or above; other crates' messages at warn and above only, whatever the level.
     #[arg(long = "log.level", value_enum, default_value = "info", global = true)]
     log_level: logging::Level,
@@ -111,6 +114,7 @@ fn main() -> ExitCode {
                 listen_addresses: cli.listen_addresses,
                 telemetry_path: cli.telemetry_path,
                 web_config_file: cli.web_config_file,
+                enable_lifecycle: cli.enable_lifecycle,
             };
             match runtime.block_on(app::run(opts, shutdown_signal())) {
                 Ok(()) => ExitCode::SUCCESS,

@@ -1,7 +1,12 @@
 //! Runs every (target, probe) in the background: first run after a random delay (so a restart does not hit every
 //! DC at once), then once per interval, each run under the probe timeout and never overlapping itself (one task
 //! per pair runs its probe to completion before sleeping). Results go to the [`Store`].
+//!
+//! A reload changes only what changed: a target whose settings (and the probe timeout) are the same keeps its
+//! context (its shared reads, tokens, cursors), and a probe whose interval is also the same keeps its task, run in
+//! flight and schedule included. So reloads, however frequent, never stall probing.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -9,6 +14,7 @@ use rand::Rng;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
+use crate::base::ProbeName;
 use crate::config::Config;
 use crate::probe::{probes_for, run_probe, Registered, TargetContext};
 use crate::snapshot::Store;
@@ -17,57 +23,101 @@ use crate::snapshot::Store;
 /// started exporter empty for minutes.
 const MAX_START_JITTER: Duration = Duration::from_secs(30);
 
-/// The running probe tasks of one configuration. Dropping it does not stop them: call [`Scheduler::stop`].
+/// One running probe task and what it was started with.
+struct Running {
+    interval: Duration,
+    cancel: CancellationToken,
+}
+
+/// A target's context and its running probes.
+struct TargetTasks {
+    ctx: Arc<TargetContext>,
+    timeout: Duration,
+    probes: HashMap<ProbeName, Running>,
+}
+
+/// The running probe tasks. Dropping it does not stop them: call [`Scheduler::stop`].
 pub struct Scheduler {
     tasks: JoinSet<()>,
+    store: Arc<Store>,
+    /// Cancels every task (shutdown); each task also has a child token of its own (a reload that changes it).
     cancel: CancellationToken,
-    contexts: Vec<Arc<TargetContext>>,
+    targets: HashMap<String, TargetTasks>,
 }
 
 impl Scheduler {
-    /// Starts a task per (target, probe) of `config`. `cancel` stops them (on reload or shutdown). `previous`: the
-    /// stopped scheduler this one replaces (a reload), whose per-target state carries over by target name.
-    pub fn start(
-        config: Arc<Config>,
-        store: Arc<Store>,
-        cancel: CancellationToken,
-        previous: Option<&Scheduler>,
-    ) -> Scheduler {
-        let mut tasks = JoinSet::new();
+    /// Starts a task per (target, probe) of `config`. `cancel` stops them all (shutdown).
+    pub fn start(config: &Config, store: Arc<Store>, cancel: CancellationToken) -> Scheduler {
+        let mut scheduler = Scheduler { tasks: JoinSet::new(), store, cancel, targets: HashMap::new() };
+        scheduler.apply(config);
+        scheduler
+    }
+
+    /// Brings the running tasks in line with `config`: tasks of removed targets and probes, and of changed ones, are
+    /// cancelled; unchanged ones go on untouched; new ones start after a random delay.
+    pub fn apply(&mut self, config: &Config) {
+        let timeout = config.timeout();
+        let mut previous = std::mem::take(&mut self.targets);
         let mut pairs = Vec::new();
-        let mut contexts = Vec::new();
         for target in &config.targets {
-            let ctx = Arc::new(TargetContext::new(target.clone(), &config));
-            if let Some(old) = previous.and_then(|p| p.contexts.iter().find(|c| c.target.name == target.name)) {
-                ctx.carry_over(old);
-            }
-            contexts.push(Arc::clone(&ctx));
+            let old = previous.remove(&target.name);
+            let mut tasks = match old {
+                Some(old) if old.ctx.target == *target && old.timeout == timeout => old,
+                old => {
+                    let ctx = Arc::new(TargetContext::new(target.clone(), config));
+                    if let Some(old) = old {
+                        ctx.carry_over(&old.ctx);
+                        old.probes.values().for_each(|r| r.cancel.cancel());
+                    }
+                    TargetTasks { ctx, timeout, probes: HashMap::new() }
+                }
+            };
+            let mut keep = HashMap::new();
             for probe in probes_for(target) {
-                let interval = probe.probe.interval(&config);
+                let interval = probe.probe.interval(config);
                 pairs.push((target.name.clone(), probe.name));
-                store.register(&target.name, probe.name, interval);
-                let jitter = interval.min(MAX_START_JITTER).mul_f64(rand::rng().random_range(0.0..1.0));
-                tasks.spawn(probe_loop(
-                    ctx.clone(),
-                    probe,
-                    interval,
-                    config.timeout(),
-                    jitter,
-                    store.clone(),
-                    cancel.clone(),
-                ));
+                self.store.register(&target.name, probe.name, interval);
+                match tasks.probes.remove(&probe.name) {
+                    Some(running) if running.interval == interval => {
+                        keep.insert(probe.name, running);
+                    }
+                    stale => {
+                        if let Some(stale) = stale {
+                            stale.cancel.cancel();
+                        }
+                        keep.insert(probe.name, self.spawn(&tasks.ctx, probe, interval, timeout));
+                    }
+                }
             }
+            tasks.probes.values().for_each(|r| r.cancel.cancel());
+            tasks.probes = keep;
+            self.targets.insert(target.name.clone(), tasks);
         }
-        store.retain(&pairs);
-        Scheduler { tasks, cancel, contexts }
+        for gone in previous.into_values() {
+            gone.probes.values().for_each(|r| r.cancel.cancel());
+        }
+        // Cancelled tasks record nothing more; the store forgets the pairs that no longer exist.
+        self.store.retain(&pairs);
     }
 
-    /// A scheduler with no tasks (stands in while a reload swaps schedulers).
-    pub fn idle() -> Scheduler {
-        Scheduler { tasks: JoinSet::new(), cancel: CancellationToken::new(), contexts: Vec::new() }
+    fn spawn(&mut self, ctx: &Arc<TargetContext>, probe: Registered, interval: Duration, timeout: Duration) -> Running {
+        let cancel = self.cancel.child_token();
+        let jitter = interval.min(MAX_START_JITTER).mul_f64(rand::rng().random_range(0.0..1.0));
+        self.tasks.spawn(probe_loop(
+            Arc::clone(ctx),
+            probe,
+            interval,
+            timeout,
+            jitter,
+            self.store.clone(),
+            cancel.clone(),
+        ));
+        // Reap finished tasks so that the set does not grow with every reload.
+        while self.tasks.try_join_next().is_some() {}
+        Running { interval, cancel }
     }
 
-    /// Cancels every task and waits for them, at most `grace`. The per-target state stays, for a successor.
+    /// Cancels every task and waits for them, at most `grace`.
     pub async fn stop(&mut self, grace: Duration) {
         self.cancel.cancel();
         let drained = tokio::time::timeout(grace, async { while self.tasks.join_next().await.is_some() {} }).await;
@@ -100,6 +150,10 @@ async fn probe_loop(
             result = run_probe(probe, &ctx, timeout) => result,
         };
         let duration = started.elapsed();
+        // A task cancelled by a reload while its result was on the way must not record it.
+        if cancel.is_cancelled() {
+            return;
+        }
         match result {
             Ok(output) => {
                 tracing::debug!(target, probe = %name, ?duration, samples = output.samples.len(), "probe succeeded");

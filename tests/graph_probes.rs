@@ -234,7 +234,7 @@ async fn sspr_events_are_counted_once_across_runs_and_pages() {
         ],
     );
     let cfg = rig.config("  interval: 1s\n  timeout: 30s\n", "");
-    let exporter = Exporter::start(&cfg, &[]);
+    let exporter = Exporter::start(&cfg, &["--web.enable-lifecycle"]);
     let m = exporter.wait_for_metrics(WAIT, "first SSPR counts", |m| sspr_sum(m) >= 5.0).await;
     assert_eq!(sspr(&m, "reset_password_self_service", "success"), Some(3.0), "{}", m.text);
     assert_eq!(sspr(&m, "reset_password_self_service", "failure"), Some(1.0));
@@ -282,6 +282,8 @@ async fn sspr_events_are_counted_once_across_runs_and_pages() {
             audit("h", t + 6.0, "Reset password (self-service)", "failure"),
         ],
     );
+    // A changed setting of the target: the reload builds it a new context, which must take over the cursor.
+    rig.config("  interval: 1s\n  timeout: 30s\n", "      min_connect_version: 2.5.79.1\n");
     assert_eq!(exporter.post("/-/reload").await.0, 200);
     let m = exporter.wait_for_metrics(WAIT, "h counted after the reload", |m| sspr_sum(m) >= 8.0).await;
     assert_eq!(sspr_sum(&m), 8.0, "{}", m.text);

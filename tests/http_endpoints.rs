@@ -32,7 +32,7 @@ async fn endpoints_reload_and_shutdown() {
     let dir = tempfile::tempdir().unwrap();
     let pw = write_file(dir.path(), "pw", "secret\n");
     let cfg = write_config(dir.path(), &[dead_target("a", &pw)]);
-    let exporter = Exporter::start(&cfg, &[]);
+    let exporter = Exporter::start(&cfg, &["--web.enable-lifecycle"]);
 
     assert_eq!(exporter.get("/-/healthy").await.0, 200);
     let m = exporter.wait_for_metrics(WAIT, "target a probed", |m| probe_ran(m, "a")).await;
@@ -160,4 +160,54 @@ async fn custom_telemetry_path_is_served_and_linked() {
     assert_eq!(status, 200);
     assert!(page.contains("<a href=\"/custom/metrics\">/custom/metrics</a>"), "{page}");
     assert!(!page.contains("href=\"/metrics\""), "{page}");
+}
+
+#[tokio::test]
+async fn reload_over_http_needs_the_lifecycle_flag() {
+    let dir = tempfile::tempdir().unwrap();
+    let pw = write_file(dir.path(), "pw", "secret\n");
+    let cfg = write_config(dir.path(), &[dead_target("a", &pw)]);
+    let exporter = Exporter::start(&cfg, &[]);
+    write_config(dir.path(), &[dead_target("b", &pw)]);
+    let (status, body) = exporter.post("/-/reload").await;
+    assert_eq!((status, body.as_str()), (403, "Lifecycle API is not enabled.\n"));
+    // The configuration in force did not change; SIGHUP still reloads.
+    exporter.wait_for_metrics(WAIT, "target a still probed", |m| probe_ran(m, "a")).await;
+    assert!(!exporter.log().contains("configuration reloaded"), "{}", exporter.log());
+    exporter.signal("HUP");
+    exporter
+        .wait_for_metrics(WAIT, "target b after SIGHUP", |m| probe_ran(m, "b") && !m.text.contains("target=\"a\""))
+        .await;
+}
+
+/// A flood of reloads that change nothing neither cancels runs in flight nor restarts the start delay: probes keep
+/// finishing. The DC here accepts connections and never answers, so every run lasts the whole 1 s timeout; before,
+/// each reload cancelled the runs in flight and restarted every probe after a new random delay, so under a reload
+/// every 100 ms no run ever finished.
+#[tokio::test]
+async fn a_reload_flood_does_not_stop_probing() {
+    let dir = tempfile::tempdir().unwrap();
+    let pw = write_file(dir.path(), "pw", "secret\n");
+    // A black hole: the kernel completes the TCP handshake (backlog), nobody ever reads.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let target = dead_target("a", &pw).replace("127.0.0.1:1", &silent.local_addr().unwrap().to_string());
+    let text = format!("global:\n  interval: 1s\n  timeout: 1s\ntargets:\n{target}");
+    let cfg = write_file(dir.path(), "config.yml", &text);
+    let exporter = Exporter::start(&cfg, &["--web.enable-lifecycle"]);
+    let timeouts = |m: &support::exporter::Metrics| {
+        m.value("writeback_probe_failures_total", &[("target", "a"), ("probe", "ad_policy"), ("reason", "timeout")])
+            .unwrap_or(0.0)
+    };
+    let before = timeouts(&exporter.wait_for_metrics(WAIT, "a first timed-out run", |m| timeouts(m) >= 1.0).await);
+    // 60 reloads over 6 s or more: runs of 1 s back to back, so at least 3 more must finish meanwhile.
+    for _ in 0..60 {
+        assert_eq!(exporter.post("/-/reload").await.0, 200);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let during = timeouts(&exporter.wait_for_metrics(WAIT, "scrape", |_| true).await);
+    assert!(during >= before + 3.0, "probe runs stalled under reloads: {before} -> {during}");
+    // Concurrent reloads are all answered (coalesced into as few reloads as arrive together).
+    let answers = futures_util::future::join_all((0..20).map(|_| exporter.post("/-/reload"))).await;
+    assert!(answers.iter().all(|(status, _)| *status == 200), "{answers:?}");
+    drop(silent);
 }

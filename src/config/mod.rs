@@ -27,7 +27,7 @@ pub struct Config {
     pub targets: Vec<Target>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Target {
     /// The `target` label of every series this target produces.
     pub name: String,
@@ -35,7 +35,7 @@ pub struct Target {
     pub entra: Option<EntraTarget>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct AdTarget {
     /// LDAP servers in the order given; empty means "discover from DNS".
     pub servers: Vec<Url>,
@@ -56,14 +56,14 @@ pub struct AdTarget {
     pub smb_port: u16,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Bind {
     pub user: Option<String>,
     pub password: Option<SecretSource>,
     pub mechanism: BindMechanism,
 }
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct AdTls {
     pub start_tls: bool,
     pub ca_file: Option<PathBuf>,
@@ -71,7 +71,7 @@ pub struct AdTls {
     pub insecure_skip_verify: bool,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct EntraTarget {
     pub tenant_id: String,
     pub client_id: String,
@@ -85,7 +85,7 @@ pub struct EntraTarget {
     pub sspr_audit: bool,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum EntraCredential {
     Secret(SecretSource),
     Certificate { certificate_file: PathBuf, private_key_file: PathBuf },

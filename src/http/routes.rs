@@ -26,6 +26,8 @@ pub struct AppState {
     /// The configuration in force; replaced by the app after a successful reload.
     pub config: watch::Receiver<Arc<Config>>,
     pub reload: mpsc::Sender<ReloadRequest>,
+    /// `--web.enable-lifecycle`: whether `POST /-/reload` is served (403 otherwise, as in Prometheus).
+    pub lifecycle: bool,
 }
 
 const TEXT_FORMAT: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -73,6 +75,9 @@ async fn ready(State(state): State<AppState>) -> Response {
 }
 
 async fn reload(State(state): State<AppState>) -> Response {
+    if !state.lifecycle {
+        return (StatusCode::FORBIDDEN, "Lifecycle API is not enabled.\n").into_response();
+    }
     let (reply, answer) = oneshot::channel();
     if state.reload.send(reply).await.is_err() {
         return (StatusCode::SERVICE_UNAVAILABLE, "shutting down\n").into_response();
