@@ -12,21 +12,27 @@ use crate::config::Config;
 use crate::probe::{probes_for, run_probe, TargetContext};
 use crate::snapshot::Store;
 
-/// Runs the probes (all targets concurrently, a target's probes in order) and builds the report.
+/// Runs every probe of every target once, all at the same time, and builds the report. A target's probes share
+/// one context: what one needs that another needs too (the DC list, the connector accounts, the forest's domains)
+/// is read once and awaited, so a target costs about as much as its slowest probe. The report lists probes in
+/// registry order whatever order they finish in.
 pub async fn run_once(config: &Config) -> Report {
     let store = Store::new();
-    let runs = config.targets.iter().map(|target| {
-        let store = Arc::clone(&store);
-        async move {
-            let ctx = TargetContext::single_run(target.clone(), config);
-            for probe in probes_for(target) {
-                store.register(&target.name, probe.name, probe.probe.interval(config));
+    let shared = &store;
+    let contexts: Vec<TargetContext> =
+        config.targets.iter().map(|target| TargetContext::single_run(target.clone(), config)).collect();
+    let runs = contexts.iter().flat_map(|ctx| {
+        probes_for(&ctx.target).into_iter().map(move |probe| {
+            let store = Arc::clone(shared);
+            let name = ctx.target.name.as_str();
+            store.register(name, probe.name, probe.probe.interval(config));
+            async move {
                 let started = Instant::now();
-                let result = run_probe(probe, &ctx, config.timeout()).await;
+                let result = run_probe(probe, ctx, config.timeout()).await;
                 let result = result.map_err(|e| (e.reason(), e.to_string()));
-                store.record(&target.name, probe.name, started.elapsed(), result);
+                store.record(name, probe.name, started.elapsed(), result);
             }
-        }
+        })
     });
     join_all(runs).await;
     Report::from_store(&store, config)
