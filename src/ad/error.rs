@@ -1,8 +1,11 @@
 //! LDAP failures, classified into the bounded `reason` label.
 
-use crate::base::{ProbeError, Reason};
+use crate::base::{ProbeError, Reason, Scrub};
+use crate::config::SecretError;
 
-/// What went wrong talking to a DC. `server` is the URL host; messages never contain a password.
+/// What went wrong talking to a DC. `server` is the URL host; messages never contain a password. Every `detail`
+/// and referral built from what the server or the library said passes through the session's [`Scrub`] here, in
+/// [`LdapError::classify`], [`from_result_code`] and [`referral`]: bounded, the bind password replaced.
 #[derive(Debug, thiserror::Error)]
 pub enum LdapError {
     #[error("cannot connect to {server}: {detail}")]
@@ -23,6 +26,10 @@ pub enum LdapError {
     /// domains, or a domain this DC does not serve.
     #[error("{server}: {operation}: the DN is outside this DC's naming contexts (referral{to})")]
     Referral { server: String, operation: &'static str, to: String },
+    /// The bind password could not be read: the configuration's fault (reason `config`) or the process' (out of
+    /// file descriptors: reason `other`).
+    #[error("bind password: {0}")]
+    Secret(SecretError),
 }
 
 impl LdapError {
@@ -36,38 +43,48 @@ impl LdapError {
             LdapError::Permission { .. } => Reason::Permission,
             LdapError::Protocol { .. } => Reason::Protocol,
             LdapError::Referral { .. } => Reason::Config,
+            LdapError::Secret(e) => e.reason(),
         }
     }
 
-    /// Sorts an ldap3 error into our classes. `operation` names what we were doing, for the message.
-    pub(crate) fn classify(server: &str, operation: &'static str, err: ldap3::LdapError) -> LdapError {
+    /// Sorts an ldap3 error into our classes. `operation` names what we were doing, for the message; `scrub` holds
+    /// the session's secrets (none for a Kerberos bind).
+    pub(crate) fn classify(server: &str, operation: &'static str, err: ldap3::LdapError, scrub: &Scrub) -> LdapError {
         use ldap3::LdapError as E;
         let server = server.to_string();
         match err {
             E::Timeout { .. } => LdapError::Timeout { server, operation },
-            E::Rustls { source } => LdapError::Tls { server, detail: source.to_string() },
-            E::DNSName { source } => LdapError::Tls { server, detail: source.to_string() },
+            E::Rustls { source } => LdapError::Tls { server, detail: scrub.text(&source.to_string()) },
+            E::DNSName { source } => LdapError::Tls { server, detail: scrub.text(&source.to_string()) },
             E::Io { source } => {
                 // tokio-rustls reports handshake failures (bad certificate, wrong name) as io errors wrapping
                 // a rustls::Error; everything else at this level is the network.
                 let tls = source.get_ref().and_then(|inner| inner.downcast_ref::<rustls::Error>());
                 match tls {
-                    Some(tls) => LdapError::Tls { server, detail: tls.to_string() },
-                    None => LdapError::Connect { server, detail: source.to_string() },
+                    Some(tls) => LdapError::Tls { server, detail: scrub.text(&tls.to_string()) },
+                    None => LdapError::Connect { server, detail: scrub.text(&source.to_string()) },
                 }
             }
             E::EndOfStream | E::ResultRecv { .. } | E::OpSend { .. } | E::IdScrubSend { .. } | E::MiscSend { .. } => {
                 LdapError::Connect { server, detail: "the connection was closed by the server".to_string() }
             }
-            E::LdapResult { result } => from_result_code(server, operation, result.rc, &result.text),
-            other => LdapError::Protocol { server, operation, detail: other.to_string() },
+            E::LdapResult { result } => from_result_code(server, operation, result.rc, &result.text, scrub),
+            other => LdapError::Protocol { server, operation, detail: scrub.text(&other.to_string()) },
         }
     }
 }
 
-/// Maps an LDAP result code (RFC 4511) to our classes.
-pub(crate) fn from_result_code(server: String, operation: &'static str, rc: u32, text: &str) -> LdapError {
-    let detail = if text.is_empty() { format!("result code {rc}") } else { format!("result code {rc}: {text}") };
+/// Maps an LDAP result code (RFC 4511) to our classes; `text` is the server's diagnosticMessage, which may be any
+/// size and may repeat what the client sent (a DC that echoes the bind password).
+pub(crate) fn from_result_code(
+    server: String,
+    operation: &'static str,
+    rc: u32,
+    text: &str,
+    scrub: &Scrub,
+) -> LdapError {
+    let detail =
+        if text.is_empty() { format!("result code {rc}") } else { format!("result code {rc}: {}", scrub.text(text)) };
     match rc {
         8 => LdapError::NeedsEncryption { server },
         // invalidCredentials, inappropriateAuthentication, unwillingToPerform on bind (e.g. account disabled)
@@ -81,9 +98,8 @@ pub(crate) fn from_result_code(server: String, operation: &'static str, rc: u32,
 }
 
 /// A referral result, naming where the DC points (first URL of the referral, for the message only).
-pub(crate) fn referral(server: String, operation: &'static str, refs: &[String]) -> LdapError {
-    // Server-supplied text: bounded before it reaches a message.
-    let to = refs.first().map(|r| format!(" to {}", r.chars().take(200).collect::<String>())).unwrap_or_default();
+pub(crate) fn referral(server: String, operation: &'static str, refs: &[String], scrub: &Scrub) -> LdapError {
+    let to = refs.first().map(|r| format!(" to {}", scrub.text_to(r, 200))).unwrap_or_default();
     LdapError::Referral { server, operation, to }
 }
 
@@ -109,7 +125,31 @@ mod tests {
             (10, Reason::Config),
         ];
         for (rc, reason) in cases {
-            assert_eq!(from_result_code("dc".into(), "search", rc, "").reason(), reason, "rc {rc}");
+            assert_eq!(from_result_code("dc".into(), "search", rc, "", &Scrub::default()).reason(), reason, "rc {rc}");
         }
+    }
+
+    #[test]
+    fn an_unreadable_password_is_config_unless_the_process_is_exhausted() {
+        let config = LdapError::Secret(SecretError::Config("cannot read secret file /x: missing".into()));
+        assert_eq!(config.reason(), Reason::Config);
+        let emfile =
+            LdapError::Secret(SecretError::Exhausted("cannot read secret file /x: too many open files".into()));
+        assert_eq!(emfile.reason(), Reason::Other);
+        assert!(emfile.to_string().contains("too many open files"), "{emfile}");
+    }
+
+    #[test]
+    fn server_text_is_bounded_and_scrubbed() {
+        let scrub = Scrub::new(["Bind-Pw-1"]);
+        let huge = format!("AcceptSecurityContext error, data 52e, password Bind-Pw-1 {}", "y".repeat(60_000));
+        let e = from_result_code("dc".into(), "bind", 49, &huge, &scrub).to_string();
+        assert!(!e.contains("Bind-Pw-1") && e.contains("<redacted>"), "{e}");
+        assert!(e.len() < 1_000 && e.ends_with(crate::base::TRUNCATED), "{} bytes", e.len());
+        let refs = [format!("ldap://x/{}Bind-Pw-1", "z".repeat(100))];
+        let e = referral("dc".into(), "search", &refs, &scrub).to_string();
+        assert!(!e.contains("Bind-Pw-1") && e.contains("<redacted>"), "{e}");
+        let e = LdapError::classify("dc", "bind", ldap3::LdapError::InvalidScopeString("Bind-Pw-1".into()), &scrub);
+        assert!(!e.to_string().contains("Bind-Pw-1"), "{e}");
     }
 }

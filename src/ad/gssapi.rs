@@ -55,7 +55,8 @@ pub(super) async fn bind(
             operation: "Kerberos bind",
             detail: "the server sent no GSSAPI token".to_string(),
         }),
-        Err(e) => Err(LdapError::classify(server, "bind", e)),
+        // Kerberos sends no password a server could echo: nothing to scrub but the length.
+        Err(e) => Err(LdapError::classify(server, "bind", e, &crate::base::Scrub::default())),
     }
 }
 

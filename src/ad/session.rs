@@ -10,6 +10,7 @@ use url::Url;
 
 use super::error::{from_result_code, referral, LdapError};
 use super::AdContext;
+use crate::base::Scrub;
 use crate::config::BindMechanism;
 
 pub struct Session {
@@ -17,6 +18,8 @@ pub struct Session {
     /// The URL host, for error messages and fallback labels.
     server: String,
     op_timeout: Duration,
+    /// The bind password, kept out of every error text the server's answers end up in.
+    scrub: Scrub,
 }
 
 /// One entry's attributes as raw bytes, names lower-cased (AD answers in its own casing). Built by our own
@@ -122,6 +125,15 @@ impl Session {
     pub async fn open(ctx: &AdContext, url: &Url) -> Result<Session, LdapError> {
         let server = url.host_str().unwrap_or_default().to_ascii_lowercase();
         let op_timeout = ctx.op_timeout;
+        // Read before connecting: a missing password needs no network, and the errors of every step can scrub it.
+        let password = match (&ctx.cfg.bind.mechanism, &ctx.cfg.bind.password) {
+            (BindMechanism::Simple, Some(source)) => Some(source.read().map_err(LdapError::Secret)?),
+            (BindMechanism::Simple, None) => {
+                return Err(LdapError::Auth { server, detail: "no bind password configured".to_string() })
+            }
+            (BindMechanism::Gssapi, _) => None,
+        };
+        let scrub = Scrub::new(password.iter().map(|p| p.expose()));
         // With the target's own DNS servers, a DC name is resolved here and the connection goes to the address,
         // while the certificate (and the Kerberos service name) is still checked against the name.
         let mut target = url.clone();
@@ -151,7 +163,7 @@ impl Session {
         let (conn, mut ldap) = tokio::time::timeout(op_timeout, connect)
             .await
             .map_err(|_| LdapError::Timeout { server: server.clone(), operation: "connect" })?
-            .map_err(|e| LdapError::classify(&server, "connect", e))?;
+            .map_err(|e| LdapError::classify(&server, "connect", e, &scrub))?;
         // The connection task ends by itself when the last `Ldap` handle is dropped or the server hangs up.
         tokio::spawn(async move {
             if let Err(e) = conn.drive().await {
@@ -159,21 +171,15 @@ impl Session {
             }
         });
 
-        let result = match ctx.cfg.bind.mechanism {
-            BindMechanism::Simple => {
+        let result = match password {
+            Some(password) => {
                 let user = ctx.cfg.bind.user.as_deref().unwrap_or_default();
-                let password = match &ctx.cfg.bind.password {
-                    Some(source) => {
-                        source.read().map_err(|detail| LdapError::Auth { server: server.clone(), detail })?
-                    }
-                    None => return Err(LdapError::Auth { server, detail: "no bind password configured".to_string() }),
-                };
                 ldap.with_timeout(op_timeout)
                     .simple_bind(user, password.expose())
                     .await
-                    .map_err(|e| LdapError::classify(&server, "bind", e))?
+                    .map_err(|e| LdapError::classify(&server, "bind", e, &scrub))?
             }
-            BindMechanism::Gssapi => {
+            None => {
                 // Kerberos names the service by the DC's host name (ldap/<fqdn>), never by an address.
                 let host = expected_name.clone().or_else(|| match url.host() {
                     Some(url::Host::Domain(name)) => Some(name.to_string()),
@@ -192,9 +198,9 @@ impl Session {
             }
         };
         if result.rc != 0 {
-            return Err(from_result_code(server, "bind", result.rc, &result.text));
+            return Err(from_result_code(server, "bind", result.rc, &result.text, &scrub));
         }
-        Ok(Session { ldap, server, op_timeout })
+        Ok(Session { ldap, server, op_timeout, scrub })
     }
 
     pub fn server(&self) -> &str {
@@ -231,12 +237,12 @@ impl Session {
             .with_controls(controls)
             .search(dn, Scope::Base, "(objectClass=*)", attrs.to_vec())
             .await
-            .map_err(|e| LdapError::classify(&self.server, operation, e))?;
+            .map_err(|e| LdapError::classify(&self.server, operation, e, &self.scrub))?;
         match result.rc {
             0 => {}
             32 => return Ok(None), // noSuchObject
-            10 => return Err(referral(self.server.clone(), operation, &result.refs)),
-            rc => return Err(from_result_code(self.server.clone(), operation, rc, &result.text)),
+            10 => return Err(referral(self.server.clone(), operation, &result.refs, &self.scrub)),
+            rc => return Err(from_result_code(self.server.clone(), operation, rc, &result.text, &self.scrub)),
         }
         match entries.into_iter().next() {
             None => Ok(None),
@@ -264,7 +270,7 @@ impl Session {
         let page = i32::try_from(page_size).unwrap_or(i32::MAX);
         let adapters: Vec<Box<dyn Adapter<&str, Vec<&str>>>> =
             vec![Box::new(EntriesOnly::new()), Box::new(PagedResults::new(page))];
-        let classify = |e| LdapError::classify(&self.server, operation, e);
+        let classify = |e| LdapError::classify(&self.server, operation, e, &self.scrub);
         let timeout = self.op_timeout;
         let start =
             self.ldap.with_controls(controls).streaming_search_with(adapters, base, scope, filter, attrs.to_vec());
@@ -277,7 +283,7 @@ impl Session {
             let next = tokio::time::timeout(timeout, stream.next())
                 .await
                 .map_err(|_| LdapError::Timeout { server: self.server.clone(), operation })?
-                .map_err(|e| LdapError::classify(&self.server, operation, e))?;
+                .map_err(|e| LdapError::classify(&self.server, operation, e, &self.scrub))?;
             let Some(entry) = next else { break };
             let entry = Entry::parse(entry).ok_or_else(|| self.malformed(operation))?;
             count += 1;
@@ -285,10 +291,10 @@ impl Session {
         }
         let result = stream.finish().await;
         if result.rc == 10 {
-            return Err(referral(self.server.clone(), operation, &result.refs));
+            return Err(referral(self.server.clone(), operation, &result.refs, &self.scrub));
         }
         if result.rc != 0 {
-            return Err(from_result_code(self.server.clone(), operation, result.rc, &result.text));
+            return Err(from_result_code(self.server.clone(), operation, result.rc, &result.text, &self.scrub));
         }
         Ok(count)
     }

@@ -4,6 +4,7 @@
 //! names the file, the line and the key, on one line.
 
 mod duration;
+mod file;
 mod schema;
 mod secret;
 mod validate;
@@ -13,8 +14,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 pub use duration::PromDuration;
+pub use file::{check_regular, read_limited, ReadError, CONFIG_FILE_LIMIT, SECRET_FILE_LIMIT};
 pub use schema::{BindMechanism, Cloud, Global};
-pub use secret::{Secret, SecretSource};
+pub use secret::{Secret, SecretError, SecretSource};
 use url::Url;
 
 use crate::version::ConnectVersion;
@@ -105,6 +107,20 @@ impl Config {
     pub fn target(&self, name: &str) -> Option<&Target> {
         self.targets.iter().find(|t| t.name == name)
     }
+
+    /// The secret files (bind passwords, client secrets) with the key that names each.
+    fn secret_files(&self) -> Vec<(String, PathBuf)> {
+        let mut files = Vec::new();
+        for (i, t) in self.targets.iter().enumerate() {
+            if let Some(SecretSource::File(path)) = t.ad.as_ref().and_then(|ad| ad.bind.password.as_ref()) {
+                files.push((format!("targets[{i}].ad.bind.password_file"), path.clone()));
+            }
+            if let Some(EntraCredential::Secret(SecretSource::File(path))) = t.entra.as_ref().map(|e| &e.credential) {
+                files.push((format!("targets[{i}].entra.client_secret_file"), path.clone()));
+            }
+        }
+        files
+    }
 }
 
 /// A configuration error: file, line (when known), the key path and what is wrong.
@@ -129,19 +145,32 @@ impl fmt::Display for ConfigError {
     }
 }
 
-/// Reads and validates a configuration file. `probes` are the probe names `global.intervals` may use.
+/// Reads and validates a configuration file (a regular file of at most 1 MiB). `probes` are the probe names
+/// `global.intervals` may use. A valid configuration whose secret files group or others may read is loaded with a
+/// warning naming each such file.
 ///
 /// # Errors
 /// The first problem found, as a one-line [`ConfigError`].
 pub fn load(file: &Path, probes: &[&str]) -> Result<Config, ConfigError> {
-    let bytes = std::fs::read(file).map_err(|e| ConfigError {
+    let bytes = read_limited(file, CONFIG_FILE_LIMIT).map_err(|e| ConfigError {
         file: file.to_path_buf(),
         line: None,
         key: String::new(),
         message: format!("cannot read the configuration file: {e}"),
     })?;
     let text = utf8(&bytes, file)?;
-    parse(text, file, probes)
+    let config = parse(text, file, probes)?;
+    for (key, path) in config.secret_files() {
+        if let Some(mode) = file::readable_by_others(&path) {
+            tracing::warn!(
+                file = %path.display(),
+                key = %key,
+                mode = %format!("{mode:04o}"),
+                "secret file is readable by group or others: restrict it to the exporter's user (chmod 600)"
+            );
+        }
+    }
+    Ok(config)
 }
 
 /// The file as text; a byte that is not UTF-8 is named by line, column and offset, so that an editor finds it.

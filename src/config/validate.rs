@@ -240,13 +240,14 @@ fn resolve_gssapi(ctx: &Ctx, key: &str, bind: &Spanned<schema::BindConfig>) -> R
 
 /// Reads the secret once so that a missing file fails the load, not the first probe run.
 fn secret<T>(ctx: &Ctx, source: SecretSource, at: &Spanned<T>, key: &str) -> Result<SecretSource, ConfigError> {
-    source.read().map_err(|message| ctx.at(at, key, message))?;
+    source.read().map_err(|e| ctx.at(at, key, e.to_string()))?;
     Ok(source)
 }
 
 fn readable(ctx: &Ctx, file: &Spanned<PathBuf>, key: &str) -> Result<PathBuf, ConfigError> {
     let path = ctx.path(&file.value);
-    std::fs::File::open(&path).map_err(|e| ctx.at(file, key, format!("cannot read {}: {e}", path.display())))?;
+    // Regular files only: opening a FIFO would block the load.
+    super::check_regular(&path).map_err(|e| ctx.at(file, key, format!("cannot read {}: {e}", path.display())))?;
     Ok(path)
 }
 

@@ -13,6 +13,7 @@ use super::client::{read_limited, remaining, wait_before_retry};
 use super::error::{aadsts_hint, error_fields};
 use super::throttle::{backoff, retry_after, MAX_ATTEMPTS};
 use super::{assertion, EntraContext, GraphError};
+use crate::base::Scrub;
 use crate::config::EntraCredential;
 
 const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
@@ -42,6 +43,19 @@ impl AccessToken {
         })?;
         value.set_sensitive(true);
         Ok(value)
+    }
+}
+
+/// The secrets a Graph request carries, for [`error_fields`]: the bearer token and, with a client-secret
+/// credential, the secret (read again: errors are rare, and the file may have rotated).
+pub(super) fn request_secrets(ctx: &EntraContext, token: &AccessToken) -> Scrub {
+    let scrub = Scrub::new([&*token.0]);
+    match &ctx.cfg.credential {
+        EntraCredential::Secret(source) => match source.read() {
+            Ok(secret) => scrub.with(secret.expose()),
+            Err(_) => scrub,
+        },
+        _ => scrub,
     }
 }
 
@@ -82,7 +96,7 @@ impl TokenCache {
 fn credential_fields(ctx: &EntraContext) -> Result<Vec<(&'static str, String)>, GraphError> {
     match &ctx.cfg.credential {
         EntraCredential::Secret(source) => {
-            let secret = source.read().map_err(GraphError::Config)?;
+            let secret = source.read().map_err(GraphError::Secret)?;
             Ok(vec![("client_secret", secret.expose().to_string())])
         }
         EntraCredential::Certificate { certificate_file, private_key_file } => {
@@ -97,8 +111,12 @@ fn credential_fields(ctx: &EntraContext) -> Result<Vec<(&'static str, String)>, 
             Ok(vec![("client_assertion_type", JWT_BEARER.to_string()), ("client_assertion", jwt)])
         }
         EntraCredential::FederatedToken(path) => {
-            let text = std::fs::read_to_string(path)
+            // Bounded like a secret file: a projected token is a few kilobytes.
+            let bytes = crate::config::read_limited(path, crate::config::SECRET_FILE_LIMIT)
                 .map_err(|e| GraphError::Config(format!("federated_token_file {}: {e}", path.display())))?;
+            let text = String::from_utf8(bytes).map_err(|_| {
+                GraphError::Config(format!("federated_token_file {} is not valid UTF-8", path.display()))
+            })?;
             let token = text.trim();
             if token.is_empty() {
                 return Err(GraphError::Config(format!("federated_token_file {} is empty", path.display())));
@@ -116,7 +134,10 @@ async fn request(ctx: &EntraContext, deadline: Instant) -> Result<(AccessToken, 
         ("scope", ctx.endpoints.scope()),
         ("grant_type", "client_credentials".to_string()),
     ];
-    form.extend(credential_fields(ctx)?);
+    let credential = credential_fields(ctx)?;
+    // The token endpoint may echo what it was sent: the secret, assertion or federated token.
+    let scrub = Scrub::new(credential.iter().map(|(_, value)| value.as_str()));
+    form.extend(credential);
     tracing::debug!(authority = %host, "requesting a Graph token");
     let mut attempt = 0;
     loop {
@@ -137,12 +158,12 @@ async fn request(ctx: &EntraContext, deadline: Instant) -> Result<(AccessToken, 
                 wait_before_retry(retry.unwrap_or_else(|| backoff(attempt - 1)), deadline, WHAT, status).await?;
             }
             400 | 401 | 403 => {
-                let (code, message) = error_fields(&body);
+                let (code, message) = error_fields(&body, &scrub);
                 let hint = aadsts_hint(&message);
                 return Err(GraphError::Auth { host, detail: format!("HTTP {status} {code}: {message} ({hint})") });
             }
             _ => {
-                let (code, message) = error_fields(&body);
+                let (code, message) = error_fields(&body, &scrub);
                 return Err(GraphError::Status { what: WHAT.to_string(), status, code, message });
             }
         }

@@ -11,6 +11,7 @@ use serde::Deserialize;
 use tokio::time::Instant;
 use url::Url;
 
+use super::auth::request_secrets;
 use super::error::error_fields;
 use super::throttle::{backoff, retry_after, MAX_ATTEMPTS};
 use super::{EntraContext, GraphError};
@@ -145,12 +146,12 @@ impl<'a> Run<'a> {
                         .await?;
                 }
                 403 => {
-                    let (code, message) = error_fields(&body);
+                    let (code, message) = error_fields(&body, &request_secrets(self.ctx, &token));
                     let hint = permission_hint(ep, &code);
                     return Err(GraphError::Permission { what, status, code, message, hint });
                 }
                 _ => {
-                    let (code, message) = error_fields(&body);
+                    let (code, message) = error_fields(&body, &request_secrets(self.ctx, &token));
                     return Err(GraphError::Status { what, status, code, message });
                 }
             }

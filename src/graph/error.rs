@@ -1,6 +1,7 @@
 //! Graph and token-endpoint failures, classified into the bounded `reason` label; messages never carry a secret.
 
-use crate::base::{ProbeError, Reason};
+use crate::base::{ProbeError, Reason, Scrub};
+use crate::config::SecretError;
 
 /// What went wrong talking to Entra ID. `what` names the request (`GET /v1.0/subscribedSkus`, `token request`),
 /// `host` the server; neither ever contains a secret, a token or a query string with one.
@@ -24,6 +25,9 @@ pub enum GraphError {
     Protocol { what: String, detail: String },
     #[error("{what}: HTTP {status} {code}: {message}")]
     Status { what: String, status: u16, code: String, message: String },
+    /// The client secret could not be read (reason `config`, or `other` when the process is out of descriptors).
+    #[error("client secret: {0}")]
+    Secret(SecretError),
 }
 
 impl GraphError {
@@ -40,6 +44,7 @@ impl GraphError {
             GraphError::Status { status, .. } if *status == 401 => Reason::Auth,
             GraphError::Status { status, .. } if (400..500).contains(status) => Reason::Protocol,
             GraphError::Status { .. } => Reason::Other,
+            GraphError::Secret(e) => e.reason(),
         }
     }
 
@@ -53,7 +58,7 @@ impl GraphError {
         let mut source = std::error::Error::source(err);
         while let Some(cause) = source {
             if let Some(tls) = tls_cause(cause) {
-                return GraphError::Tls { what, host, detail: tls.to_string() };
+                return GraphError::Tls { what, host, detail: crate::base::bounded(&tls.to_string(), &[]) };
             }
             innermost = cause.to_string();
             source = cause.source();
@@ -61,7 +66,7 @@ impl GraphError {
         if err.is_body() || err.is_decode() {
             return GraphError::Protocol { what, detail: format!("reading the response failed: {innermost}") };
         }
-        GraphError::Connect { what, host, detail: innermost }
+        GraphError::Connect { what, host, detail: crate::base::bounded(&innermost, &[]) }
     }
 }
 
@@ -74,8 +79,9 @@ fn tls_cause<'a>(cause: &'a (dyn std::error::Error + 'static)) -> Option<&'a rus
 }
 
 /// The `error.code` and `error.message` of a Graph error body, or of a token endpoint's OAuth error
-/// (`error`, `error_description` with its `AADSTS` code), cut to their first line.
-pub(crate) fn error_fields(body: &[u8]) -> (String, String) {
+/// (`error`, `error_description` with its `AADSTS` code), cut to their first line, with the secrets the request
+/// carried (client secret, assertion, bearer token) replaced: a server may echo what it was sent.
+pub(crate) fn error_fields(body: &[u8], scrub: &Scrub) -> (String, String) {
     let Ok(value) = serde_json::from_slice::<serde_json::Value>(body) else {
         return ("(no JSON error body)".to_string(), String::new());
     };
@@ -84,7 +90,7 @@ pub(crate) fn error_fields(body: &[u8]) -> (String, String) {
         serde_json::Value::String(code) => (code.as_str(), value["error_description"].as_str().unwrap_or_default()),
         _ => (error["code"].as_str().unwrap_or("(no code)"), error["message"].as_str().unwrap_or_default()),
     };
-    (clean(code, 80), clean(message, 300))
+    (clean(&scrub.redact(code), 80), clean(&scrub.redact(message), 300))
 }
 
 /// One line, printable, bounded: server text goes into logs and the landing page.
@@ -130,15 +136,26 @@ mod tests {
     fn error_bodies_of_graph_and_token_endpoint() {
         let graph = br#"{"error":{"code":"Authorization_RequestDenied","message":"Insufficient privileges to complete the operation.","innerError":{}}}"#;
         assert_eq!(
-            error_fields(graph),
+            error_fields(graph, &Scrub::default()),
             ("Authorization_RequestDenied".into(), "Insufficient privileges to complete the operation.".into())
         );
         let token = br#"{"error":"invalid_client","error_description":"AADSTS7000215: Invalid client secret provided.\r\nTrace ID: x\r\nCorrelation ID: y","error_codes":[7000215]}"#;
-        let (code, message) = error_fields(token);
+        let (code, message) = error_fields(token, &Scrub::default());
         assert_eq!(code, "invalid_client");
         assert_eq!(message, "AADSTS7000215: Invalid client secret provided.");
         assert_eq!(aadsts_hint(&message), "the client secret is wrong: use the secret's Value, not its Secret ID");
-        assert_eq!(error_fields(b"<html>").0, "(no JSON error body)");
+        assert_eq!(error_fields(b"<html>", &Scrub::default()).0, "(no JSON error body)");
+    }
+
+    #[test]
+    fn echoed_secrets_are_replaced() {
+        let body = br#"{"error":"invalid_client","error_description":"AADSTS7000215: Invalid client secret provided: Cl13nt~Secret. Trace ID: x"}"#;
+        let scrub = Scrub::new(["Cl13nt~Secret"]);
+        let (_, message) = error_fields(body, &scrub);
+        assert_eq!(message, "AADSTS7000215: Invalid client secret provided: <redacted>. Trace ID: x");
+        let body = br#"{"error":{"code":"eyJ0b2tlbg","message":"bad token eyJ0b2tlbg"}}"#;
+        let (code, message) = error_fields(body, &Scrub::new(["eyJ0b2tlbg"]));
+        assert_eq!((code.as_str(), message.as_str()), ("<redacted>", "bad token <redacted>"));
     }
 
     #[test]

@@ -9,6 +9,7 @@ pub mod prometheus;
 pub mod promql;
 pub mod proxy;
 pub mod referral_dc;
+pub mod rejecting_dc;
 pub mod samba;
 pub mod scenario;
 pub mod sysvol;

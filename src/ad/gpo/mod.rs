@@ -219,7 +219,7 @@ async fn read_templates(
     let address = resolve(ctx, server, port).await?;
     let user = ctx.cfg.bind.user.clone().unwrap_or_default();
     let password = match &ctx.cfg.bind.password {
-        Some(source) => source.read().map_err(|detail| SysvolError::Config(format!("bind password: {detail}")))?,
+        Some(source) => source.read().map_err(SysvolError::Secret)?,
         None => return Err(SysvolError::Config("no bind password configured".to_string()).into()),
     };
     let share =

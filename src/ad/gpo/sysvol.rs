@@ -9,9 +9,11 @@ use std::time::Duration;
 use smb::{Client, ClientConfig, FileAccessMask, FileCreateArgs, Resource, UncPath};
 
 use super::inf::MAX_TEMPLATE_BYTES;
-use crate::base::{ProbeError, Reason};
+use crate::base::{ProbeError, Reason, Scrub};
+use crate::config::SecretError;
 
-/// Why SYSVOL could not be read. `server` is the DC's address or name; never a password.
+/// Why SYSVOL could not be read. `server` is the DC's address or name; never a password. Each `detail` taken from
+/// an SMB error passes through the session's [`Scrub`]: bounded, the password replaced.
 #[derive(Debug, thiserror::Error)]
 pub enum SysvolError {
     #[error("cannot reach SYSVOL over SMB on {server}:{port}: {detail}")]
@@ -26,6 +28,9 @@ pub enum SysvolError {
     Protocol { server: String, operation: &'static str, detail: String },
     #[error("SMB logon: {0}")]
     Config(String),
+    /// The bind password could not be read (reason `config`, or `other` when the process is out of descriptors).
+    #[error("SMB logon: bind password: {0}")]
+    Secret(SecretError),
 }
 
 impl SysvolError {
@@ -37,6 +42,7 @@ impl SysvolError {
             SysvolError::Timeout { .. } => Reason::Timeout,
             SysvolError::Protocol { .. } => Reason::Protocol,
             SysvolError::Config(_) => Reason::Config,
+            SysvolError::Secret(e) => e.reason(),
         }
     }
 }
@@ -72,6 +78,8 @@ pub struct Sysvol {
     share: UncPath,
     server: String,
     timeout: Duration,
+    /// The password, kept out of error texts.
+    scrub: Scrub,
 }
 
 impl Sysvol {
@@ -103,6 +111,7 @@ impl Sysvol {
             .and_then(|u| u.with_share("SYSVOL"))
             .map_err(|e| SysvolError::Config(e.to_string()))?;
         let server = server.to_string();
+        let scrub = Scrub::new([password.as_str()]);
         let connect = client.share_connect(&share, user, password);
         let connected = tokio::time::timeout(timeout, connect).await.map_err(|_| SysvolError::Timeout {
             server: server.clone(),
@@ -111,9 +120,9 @@ impl Sysvol {
         })?;
         if let Err(e) = connected {
             let _ = client.close().await;
-            return Err(classify_connect(&server, port, user, timeout, e));
+            return Err(classify_connect(&server, port, user, timeout, e, &scrub));
         }
-        Ok(Sysvol { client, share, server, timeout })
+        Ok(Sysvol { client, share, server, timeout, scrub })
     }
 
     /// Reads a file of the share (`corp.example.test\Policies\{GUID}\...`). `Ok(None)` when it does not exist.
@@ -140,7 +149,7 @@ impl Sysvol {
                     Some(STATUS_ACCESS_DENIED | STATUS_NETWORK_ACCESS_DENIED) => Err(SysvolError::Permission {
                         server: self.server.clone(),
                         path: path.to_string(),
-                        detail: e.to_string(),
+                        detail: self.scrub.text(&e.to_string()),
                     }),
                     _ => Err(self.protocol("open", &e)),
                 };
@@ -173,7 +182,7 @@ impl Sysvol {
                     break Err(SysvolError::Protocol {
                         server: self.server.clone(),
                         operation: "read",
-                        detail: e.to_string(),
+                        detail: self.scrub.text(&e.to_string()),
                     })
                 }
             }
@@ -183,7 +192,7 @@ impl Sysvol {
     }
 
     fn protocol(&self, operation: &'static str, e: &smb::Error) -> SysvolError {
-        SysvolError::Protocol { server: self.server.clone(), operation, detail: e.to_string() }
+        SysvolError::Protocol { server: self.server.clone(), operation, detail: self.scrub.text(&e.to_string()) }
     }
 
     /// Logs off and disconnects; errors are irrelevant at this point.
@@ -192,9 +201,16 @@ impl Sysvol {
     }
 }
 
-fn classify_connect(server: &str, port: u16, user: &str, timeout: Duration, e: smb::Error) -> SysvolError {
+fn classify_connect(
+    server: &str,
+    port: u16,
+    user: &str,
+    timeout: Duration,
+    e: smb::Error,
+    scrub: &Scrub,
+) -> SysvolError {
     let server = server.to_string();
-    let detail = e.to_string();
+    let detail = scrub.text(&e.to_string());
     match (&e, status_of(&e)) {
         (_, Some(status)) if LOGON_STATUSES.contains(&status) => {
             SysvolError::Auth { server, user: user.to_string(), detail }
@@ -265,5 +281,15 @@ mod tests {
             Duration::from_secs(1),
         ));
         assert!(matches!(result, Err(SysvolError::Config(_))));
+    }
+
+    #[test]
+    fn smb_error_text_is_bounded_and_scrubbed() {
+        let scrub = Scrub::new(["Smb-Pw-7"]);
+        let huge = format!("logon failed for Smb-Pw-7 {}", "q".repeat(10_000));
+        let e = smb::Error::InvalidState(huge);
+        let out = classify_connect("dc", 445, "svc", Duration::from_secs(1), e, &scrub).to_string();
+        assert!(!out.contains("Smb-Pw-7") && out.contains("<redacted>"), "{out}");
+        assert!(out.len() < 1_000, "{} bytes", out.len());
     }
 }

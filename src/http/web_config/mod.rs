@@ -52,9 +52,23 @@ impl fmt::Debug for WebConfig {
 /// ignored; `cipher_suites` restricts and orders TLS 1.2 suites only, and
 /// `prefer_server_cipher_suites` maps to rustls `ignore_client_order`. The file and the files it
 /// names are read once: unlike exporter-toolkit, certificates are not reloaded per connection.
+///
+/// The file, like the configuration file, must be a regular file of at most 1 MiB.
 pub fn load(path: &Path) -> Result<WebConfig, WebConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|e| WebConfigError::Read(path.display().to_string(), e))?;
+    let read = |e| WebConfigError::Read(path.display().to_string(), e);
+    let bytes = crate::config::read_limited(path, crate::config::CONFIG_FILE_LIMIT).map_err(|e| read(io_error(e)))?;
+    let text = String::from_utf8(bytes).map_err(|_| {
+        read(std::io::Error::new(std::io::ErrorKind::InvalidData, "stream did not contain valid UTF-8"))
+    })?;
     WebConfig::from_yaml(&text, path)
+}
+
+/// A bounded read's failure as the I/O error the web config's errors carry (same text).
+fn io_error(e: crate::config::ReadError) -> std::io::Error {
+    match e {
+        crate::config::ReadError::Io(e) => e,
+        other => std::io::Error::other(other.to_string()),
+    }
 }
 
 impl WebConfig {

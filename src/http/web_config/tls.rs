@@ -81,9 +81,10 @@ fn read_pem(src: &PemSource, what: &'static str, file: &str) -> Result<(Vec<u8>,
         PemSource::Inline(text) => Ok((text.as_bytes().to_vec(), "inline".to_string())),
         PemSource::File(p) => {
             let path = p.display().to_string();
-            match std::fs::read(p) {
+            // Certificates and keys are a few kilobytes: the configuration file's limit is ample.
+            match crate::config::read_limited(p, crate::config::CONFIG_FILE_LIMIT) {
                 Ok(bytes) => Ok((bytes, path)),
-                Err(e) => Err(WebConfigError::ReadPem(file.to_string(), what, path, e)),
+                Err(e) => Err(WebConfigError::ReadPem(file.to_string(), what, path, super::io_error(e))),
             }
         }
     }
