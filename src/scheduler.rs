@@ -62,7 +62,10 @@ impl Scheduler {
         for target in &config.targets {
             let old = previous.remove(&target.name);
             let mut tasks = match old {
-                Some(old) if old.ctx.target == *target && old.timeout == timeout => old,
+                Some(old) if old.ctx.target == *target && old.timeout == timeout => {
+                    old.ctx.reconfigure(config);
+                    old
+                }
                 old => {
                     let ctx = Arc::new(TargetContext::new(target.clone(), config));
                     if let Some(old) = old {

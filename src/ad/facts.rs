@@ -5,6 +5,7 @@
 
 use std::convert::Infallible;
 use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -18,13 +19,18 @@ use super::{AdContext, LdapError, RootDse, Session};
 #[derive(Debug)]
 pub(super) struct Shared<K, T> {
     slot: tokio::sync::Mutex<Option<(Instant, K, Arc<T>)>>,
-    /// How long a read is reused (zero: never; `Duration::MAX`: for the life of the context, as `check` wants).
-    reuse: Duration,
+    /// How long a read is reused, in nanoseconds (zero: never; `u64::MAX`: for the life of the context, as `check`
+    /// wants). Atomic, so that a reload that changes an interval can change it under running probes.
+    reuse: AtomicU64,
 }
 
 impl<K: PartialEq, T> Shared<K, T> {
     pub(super) fn new(reuse: Duration) -> Shared<K, T> {
-        Shared { slot: tokio::sync::Mutex::new(None), reuse }
+        Shared { slot: tokio::sync::Mutex::new(None), reuse: AtomicU64::new(nanos(reuse)) }
+    }
+
+    fn set_reuse(&self, reuse: Duration) {
+        self.reuse.store(nanos(reuse), Ordering::Relaxed);
     }
 
     /// The value for `key`: the last read when it is fresh enough, else `read`'s (a failed read caches nothing).
@@ -32,7 +38,7 @@ impl<K: PartialEq, T> Shared<K, T> {
     async fn get<E>(&self, key: K, read: impl Future<Output = Result<T, E>>) -> Result<Arc<T>, E> {
         let mut slot = self.slot.lock().await;
         if let Some((started, cached_key, value)) = slot.as_ref() {
-            if *cached_key == key && started.elapsed() < self.reuse {
+            if *cached_key == key && nanos(started.elapsed()) < self.reuse.load(Ordering::Relaxed) {
                 return Ok(Arc::clone(value));
             }
         }
@@ -68,6 +74,12 @@ pub(super) struct Facts {
 }
 
 impl Facts {
+    pub(super) fn set_reuse(&self, reuse: Reuse) {
+        self.dcs.set_reuse(reuse.dcs);
+        self.connectors.set_reuse(reuse.connectors);
+        self.forest.set_reuse(reuse.forest);
+    }
+
     pub(super) fn new(reuse: Reuse) -> Facts {
         Facts {
             dcs: Shared::new(reuse.dcs),
@@ -79,6 +91,11 @@ impl Facts {
 }
 
 impl AdContext {
+    /// New reuse windows for the shared reads (a reload changed a probe's interval but kept the target's state).
+    pub fn set_reuse(&self, reuse: Reuse) {
+        self.facts.set_reuse(reuse);
+    }
+
     /// The domain's DCs, in order: the configured servers (else the domain's DNS SRV records), then the DCs the
     /// directory lists (`nTDSDSA` objects) that are not among them: a DC neither configured nor in DNS is still one
     /// Connect may use. When the list cannot be read, the configured or SRV servers alone (logged).
@@ -182,6 +199,11 @@ impl AdContext {
     }
 }
 
+/// A duration in nanoseconds, saturating (`Duration::MAX` and anything past 584 years is `u64::MAX`).
+fn nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+}
+
 /// Tries `attempt` on each URL in order and returns the first success; the first error when every one fails.
 /// (`attempt` takes the URL by value: a closure whose future borrowed its argument would not be `Send`.)
 ///
@@ -206,4 +228,38 @@ where
         server: String::new(),
         detail: "no LDAP server configured".to_string(),
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::AtomicUsize;
+
+    use super::*;
+
+    async fn read(reads: &AtomicUsize) -> Result<usize, Infallible> {
+        tokio::task::yield_now().await;
+        Ok(reads.fetch_add(1, Ordering::SeqCst) + 1)
+    }
+
+    #[tokio::test]
+    async fn a_read_is_reused_within_its_window_and_per_key() {
+        let reads = AtomicUsize::new(0);
+        let shared: Shared<&str, usize> = Shared::new(Duration::MAX);
+        // Callers that arrive together wait for one read.
+        let (a, b) = tokio::join!(shared.get("corp", read(&reads)), shared.get("corp", read(&reads)));
+        assert_eq!((*a.unwrap(), *b.unwrap()), (1, 1));
+        // Another key is another read.
+        assert_eq!(*shared.get("child", read(&reads)).await.unwrap(), 2);
+        // A window of zero (set by a reload) reads every time.
+        shared.set_reuse(Duration::ZERO);
+        assert_eq!(*shared.get("child", read(&reads)).await.unwrap(), 3);
+        assert_eq!(*shared.get("child", read(&reads)).await.unwrap(), 4);
+    }
+
+    #[tokio::test]
+    async fn a_failed_read_is_not_cached() {
+        let shared: Shared<(), usize> = Shared::new(Duration::MAX);
+        assert!(shared.get((), async { Err::<usize, &str>("down") }).await.is_err());
+        assert_eq!(*shared.get((), async { Ok::<_, &str>(7) }).await.unwrap(), 7);
+    }
 }

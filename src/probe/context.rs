@@ -19,12 +19,16 @@ impl TargetContext {
     /// For the scheduler: each shared read (DC list, connector accounts, forest domains) is reused for a little
     /// less than the shortest interval of the probes that need it.
     pub fn new(target: Target, config: &Config) -> TargetContext {
-        let reuse = Reuse {
-            dcs: reuse_window(&target, config, Need::DomainControllers),
-            connectors: reuse_window(&target, config, Need::ConnectorAccounts),
-            forest: reuse_window(&target, config, Need::ForestDomains),
-        };
+        let reuse = reuse(&target, config);
         TargetContext::build(target, config, reuse)
+    }
+
+    /// A reload kept this context (same target settings) under `config`, whose intervals may differ: the shared
+    /// reads follow the new intervals.
+    pub fn reconfigure(&self, config: &Config) {
+        if let Some(ad) = &self.ad {
+            ad.set_reuse(reuse(&self.target, config));
+        }
     }
 
     /// For `check`, which runs each probe once: one read of each shared fact serves the whole run.
@@ -50,5 +54,14 @@ impl TargetContext {
             entra
         });
         TargetContext { target, ad, entra }
+    }
+}
+
+/// Each shared read is reused for a little less than the shortest interval of the target's probes that need it.
+fn reuse(target: &Target, config: &Config) -> Reuse {
+    Reuse {
+        dcs: reuse_window(target, config, Need::DomainControllers),
+        connectors: reuse_window(target, config, Need::ConnectorAccounts),
+        forest: reuse_window(target, config, Need::ForestDomains),
     }
 }
