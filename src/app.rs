@@ -37,7 +37,8 @@ pub struct Options {
 pub enum AppError {
     #[error(transparent)]
     Config(#[from] ConfigError),
-    #[error("web config: {0}")]
+    /// The web config's own error (it names the file, and the line when it has one).
+    #[error("{0}")]
     WebConfig(String),
     #[error("cannot listen on {address}: {detail}")]
     Listen { address: String, detail: String },

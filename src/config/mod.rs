@@ -206,11 +206,16 @@ fn utf8<'a>(bytes: &'a [u8], file: &Path) -> Result<&'a str, ConfigError> {
 /// # Errors
 /// The first problem found, as a one-line [`ConfigError`].
 pub fn parse(text: &str, file: &Path, probes: &[&str]) -> Result<Config, ConfigError> {
-    let raw = parse_raw(text, file)?;
+    let raw: schema::RawConfig = parse_yaml(text, file)?;
     validate::resolve(raw, file, probes)
 }
 
-fn parse_raw(text: &str, file: &Path) -> Result<schema::RawConfig, ConfigError> {
+/// Parses YAML text strictly into `T`; an error names the file, the line and the key path, in the user's terms. The
+/// web config (`--web.config.file`) is parsed the same way, so both files' errors read alike.
+///
+/// # Errors
+/// The first problem found, as a one-line [`ConfigError`].
+pub fn parse_yaml<T: serde::de::DeserializeOwned>(text: &str, file: &Path) -> Result<T, ConfigError> {
     let options = serde_saphyr::options! { with_snippet: false };
     // serde_path_to_error records the key path (targets[0].ad.bind) that serde-saphyr's own error lacks.
     let mut path = None;

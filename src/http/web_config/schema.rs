@@ -16,14 +16,15 @@ pub enum WebConfigError {
     /// The web config file itself cannot be read.
     #[error("web config {0}: cannot read: {1}")]
     Read(String, #[source] std::io::Error),
-    /// YAML syntax, a wrong type, an unknown or duplicate key; the message has line and column.
-    #[error("web config {0}: {1}")]
-    Yaml(String, String),
-    /// A value that is not allowed: (file, `line N: ` or empty, message).
-    #[error("web config {0}: {1}{2}")]
+    /// YAML syntax, a wrong type, an unknown or duplicate key: file, line, key path and message, worded as the
+    /// main configuration's errors are.
+    #[error("web config {0}")]
+    Yaml(crate::config::ConfigError),
+    /// A value that is not allowed: (file, `:N` (its line) or empty, message).
+    #[error("web config {0}{1}: {2}")]
     Invalid(String, String, String),
-    /// An option or value this implementation cannot honour: (file, `line N: `, key, reason).
-    #[error("web config {0}: {1}`{2}` is not supported: {3}")]
+    /// An option or value this implementation cannot honour: (file, `:N` or empty, key, reason).
+    #[error("web config {0}{1}: `{2}` is not supported: {3}")]
     Unsupported(String, String, String, &'static str),
     /// A certificate, key or CA file cannot be read: (file, what, its path, error).
     #[error("web config {0}: cannot read {1} {2}: {3}")]
@@ -164,8 +165,7 @@ pub(super) fn parse(text: &str, path: &Path) -> Result<Parsed, WebConfigError> {
         RawConfig::default()
     } else {
         // No source snippet: it would copy neighbouring lines (hashes, inline keys) into logs.
-        let yaml = |e: serde_saphyr::Error| WebConfigError::Yaml(cx.0.clone(), e.without_snippet().to_string());
-        serde_saphyr::from_str::<Option<RawConfig>>(text).map_err(yaml)?.unwrap_or_default()
+        crate::config::parse_yaml::<Option<RawConfig>>(text, path).map_err(WebConfigError::Yaml)?.unwrap_or_default()
     };
     if let Some(r) = &raw.rate_limit {
         return Err(cx.unsupported("rate_limit", Some(r), "rate limiting is not implemented"));
@@ -202,7 +202,7 @@ struct Ctx(String);
 
 impl Ctx {
     fn at<T>(s: Option<&Spanned<T>>) -> String {
-        s.map(|s| format!("line {}: ", s.referenced.line())).unwrap_or_default()
+        s.map(|s| format!(":{}", s.referenced.line())).unwrap_or_default()
     }
 
     fn invalid(&self, s: Option<&Spanned<String>>, message: String) -> WebConfigError {
