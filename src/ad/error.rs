@@ -93,6 +93,16 @@ pub(crate) fn from_result_code(
         3 => LdapError::Timeout { server, operation },
         51..=52 => LdapError::Connect { server, detail },
         10 => LdapError::Referral { server, operation, to: String::new() },
+        // The DC stopped early: what came before is incomplete, and counting it would understate the directory.
+        4 | 11 => LdapError::Protocol {
+            server,
+            operation,
+            detail: format!(
+                "{detail} ({}): the DC returned only part of the result, so nothing of it is used; raise the DC's \
+                 limit (LDAP policy MaxResultSetSize, MaxPageSize) or narrow the scopes",
+                if rc == 4 { "sizeLimitExceeded" } else { "adminLimitExceeded" }
+            ),
+        },
         _ => LdapError::Protocol { server, operation, detail },
     }
 }
@@ -126,6 +136,16 @@ mod tests {
         ];
         for (rc, reason) in cases {
             assert_eq!(from_result_code("dc".into(), "search", rc, "", &Scrub::default()).reason(), reason, "rc {rc}");
+        }
+    }
+
+    #[test]
+    fn a_search_the_dc_cut_short_is_a_protocol_failure_that_says_so() {
+        for (rc, name) in [(4, "sizeLimitExceeded"), (11, "adminLimitExceeded")] {
+            let e = from_result_code("dc1".into(), "scan users", rc, "", &Scrub::default());
+            assert_eq!(e.reason(), Reason::Protocol);
+            let text = e.to_string();
+            assert!(text.contains(name) && text.contains("nothing of it is used"), "{text}");
         }
     }
 
