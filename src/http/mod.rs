@@ -2,6 +2,7 @@
 
 pub mod auth;
 mod landing;
+pub mod limits;
 pub mod routes;
 pub mod serve;
 pub mod web_config;
