@@ -141,8 +141,13 @@ impl AcceptErrors {
         }
         let fd_exhausted = is_fd_exhaustion(e);
         if self.last_logged.is_none_or(|t| t.elapsed() >= ACCEPT_ERROR_LOG_EVERY) {
-            let reason = if fd_exhausted { "too many open files" } else { "other" };
-            tracing::warn!(%addr, error = %e, reason, not_logged = self.not_logged, "accept failed; backing off");
+            // `reason` as for probes: running out of descriptors is `other`, never `config`.
+            let n = self.not_logged;
+            if fd_exhausted {
+                tracing::warn!(%addr, error = %e, reason = "other", not_logged = n, "accept failed: too many open files");
+            } else {
+                tracing::warn!(%addr, error = %e, reason = "other", not_logged = n, "accept failed; backing off");
+            }
             self.last_logged = Some(Instant::now());
             self.not_logged = 0;
         } else {
