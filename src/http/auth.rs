@@ -102,8 +102,8 @@ pub struct AuthStats {
 /// against a dummy hash of the highest configured cost, so "no such user" and "wrong password" take the same
 /// time. At most `verifiers` verifications run at once (default: cores − 1, at least 1), at most
 /// [`VERIFY_QUEUE`] more wait, and beyond that the answer is 429 without verifying. Each client address (IPv6:
-/// its /64) may fail [`FAILURE_BURST`] times in a burst, then once per [`FAILURE_REFILL`]; beyond that, 429
-/// without verifying.
+/// its /64) may make [`FAILURE_BURST`] unsuccessful attempts (denied or answered 429) in a burst, then one per
+/// [`FAILURE_REFILL`]; beyond that, 429 without verifying.
 ///
 /// Caching: one entry per configured user holding the last password that verified, compared with `subtle`;
 /// a cached password costs no bcrypt and bypasses the limits. Only successes are cached, so the cache is bounded
@@ -224,9 +224,8 @@ impl BasicAuth {
             }
         }
         let Some(admitted) = self.admit() else {
-            if let Some(ip) = client {
-                self.inner.failures.refund(ip);
-            }
+            // The attempt stays spent: a flood that only meets a full queue still runs out of budget, so the queue
+            // frees up for others once the bursts are spent.
             self.inner.rejected_busy.fetch_add(1, Ordering::Relaxed);
             return Verdict::Busy;
         };

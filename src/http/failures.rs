@@ -6,9 +6,9 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 /// Failed attempts a client address may make in a burst.
-pub const FAILURE_BURST: f64 = 10.0;
+pub const FAILURE_BURST: f64 = 5.0;
 /// One more failed attempt is allowed per this interval once the burst is spent.
-pub const FAILURE_REFILL: Duration = Duration::from_secs(1);
+pub const FAILURE_REFILL: Duration = Duration::from_secs(5);
 /// Addresses tracked at once; beyond that, new addresses are not limited (the global queue still is).
 const MAX_TRACKED: usize = 4096;
 
