@@ -218,6 +218,7 @@ fn run() -> Result<(), String> {
         web_config_file: None,
         // The lab is for trying things: POST /-/reload works there.
         enable_lifecycle: true,
+        max_connections: writeback_exporter::http::limits::DEFAULT_MAX_CONNECTIONS,
     };
     let result = runtime.block_on(async {
         // Users at work: a few self-service resets and changes, one failed, once a minute (--fast: 30 s) has

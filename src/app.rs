@@ -31,6 +31,8 @@ pub struct Options {
     pub web_config_file: Option<PathBuf>,
     /// Serve `POST /-/reload` (`--web.enable-lifecycle`); without it the endpoint answers 403. SIGHUP always works.
     pub enable_lifecycle: bool,
+    /// `--web.max-connections`: open HTTP connections over all listeners (one shared table).
+    pub max_connections: usize,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -92,8 +94,9 @@ pub async fn run(opts: Options, shutdown: impl Future<Output = ()> + Send) -> Re
     };
     let app = router(state, &opts.telemetry_path);
     let mut servers = JoinSet::new();
+    let limits = serve::Limits::new(opts.max_connections);
     for listener in listeners {
-        servers.spawn(serve::serve(listener, app.clone(), web.clone(), stop.child_token()));
+        servers.spawn(serve::serve_with_limits(listener, app.clone(), web.clone(), limits.clone(), stop.child_token()));
     }
 
     let mut hangup = signal_stream();

@@ -6,6 +6,9 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 use writeback_exporter::{app, check, logging, metrics};
 
+/// `--web.max-connections` by default: well under the packaged unit's LimitNOFILE=4096.
+const DEFAULT_MAX_CONNECTIONS: u32 = 512;
+
 #[derive(Parser)]
 #[command(
     name = "writeback_exporter",
@@ -34,6 +37,10 @@ struct Cli {
     /// Serve POST /-/reload (403 without this flag, as in Prometheus); SIGHUP reloads either way.
     #[arg(long = "web.enable-lifecycle")]
     enable_lifecycle: bool,
+    /// Concurrent HTTP connections over all listen addresses; at the cap the longest-idle one is closed to admit a
+    /// new one (keep it well under the process' file descriptor limit).
+    #[arg(long = "web.max-connections", default_value_t = DEFAULT_MAX_CONNECTIONS, value_parser = clap::value_parser!(u32).range(1..))]
+    max_connections: u32,
     /// Only log messages at this level or above; other crates' messages at warn and above only, whatever the level.
     #[arg(long = "log.level", value_enum, default_value = "info", global = true)]
     log_level: logging::Level,
@@ -115,6 +122,7 @@ fn main() -> ExitCode {
                 telemetry_path: cli.telemetry_path,
                 web_config_file: cli.web_config_file,
                 enable_lifecycle: cli.enable_lifecycle,
+                max_connections: usize::try_from(cli.max_connections).unwrap_or(usize::MAX),
             };
             match runtime.block_on(app::run(opts, shutdown_signal())) {
                 Ok(()) => ExitCode::SUCCESS,

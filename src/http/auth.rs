@@ -1,9 +1,11 @@
 //! Basic authentication (exporter-toolkit `basic_auth_users`).
 
 use std::collections::{BTreeMap, HashMap};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
-use axum::extract::{Request, State};
+use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{header, HeaderName, HeaderValue, StatusCode};
 use axum::middleware::{from_fn_with_state, Next};
 use axum::response::{IntoResponse, Response};
@@ -11,6 +13,8 @@ use axum::Router;
 use subtle::ConstantTimeEq;
 use tokio::sync::Semaphore;
 
+use super::failures::FailureBudget;
+pub use super::failures::{FAILURE_BURST, FAILURE_REFILL};
 use super::web_config::WebConfig;
 
 /// Applies the web config's response headers and, when users are configured, basic auth to every
@@ -45,24 +49,66 @@ async fn add_headers(State(headers): State<Arc<Vec<(HeaderName, HeaderValue)>>>,
 }
 
 async fn require_basic_auth(State(auth): State<BasicAuth>, req: Request, next: Next) -> Response {
-    if auth.check(req.headers().get(header::AUTHORIZATION)).await {
-        next.run(req).await
-    } else {
-        (StatusCode::UNAUTHORIZED, [(header::WWW_AUTHENTICATE, "Basic")]).into_response()
+    let client = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
+    match auth.check(req.headers().get(header::AUTHORIZATION), client).await {
+        Verdict::Allowed => next.run(req).await,
+        Verdict::Denied => (StatusCode::UNAUTHORIZED, [(header::WWW_AUTHENTICATE, "Basic")]).into_response(),
+        Verdict::Busy | Verdict::RateLimited => {
+            (StatusCode::TOO_MANY_REQUESTS, [(header::RETRY_AFTER, "1")], "too many authentication attempts\n")
+                .into_response()
+        }
     }
+}
+
+/// Extra verifications that may wait for a free verifier before further ones are answered 429.
+pub const VERIFY_QUEUE: usize = 4;
+
+/// Verifiers by default: one per core minus one (at least one), so a flood of guesses leaves a core to
+/// scrapes and probes.
+pub fn default_verifiers() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get().saturating_sub(1).max(1))
+}
+
+/// The answer to one request's credentials.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// A configured user with that user's password.
+    Allowed,
+    /// No, malformed or wrong credentials: 401.
+    Denied,
+    /// Every verifier is busy and the queue is full: 429, nothing verified.
+    Busy,
+    /// The client address spent its budget of failed attempts: 429, nothing verified.
+    RateLimited,
+}
+
+/// Counters that show the verification bound holding (tests, benchmarks).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AuthStats {
+    /// bcrypt verifications running now.
+    pub in_flight: usize,
+    /// The most that ever ran at once.
+    pub peak_in_flight: usize,
+    /// bcrypt verifications done (each a cache miss).
+    pub verified: u64,
+    pub rejected_busy: u64,
+    pub rejected_rate_limited: u64,
 }
 
 /// Verifies `Authorization: Basic` credentials against bcrypt hashes.
 ///
-/// Timing: every request that carries credentials costs one bcrypt verification unless the exact
-/// password was verified for that user before. Unknown users are checked against a dummy hash of
-/// the highest configured cost, so "no such user" and "wrong password" take the same time.
+/// Cost model: every request whose credentials are not the cached password of a configured user costs one
+/// bcrypt verification at the hash's cost (cost 10: about 50–100 ms of one core). Unknown users are checked
+/// against a dummy hash of the highest configured cost, so "no such user" and "wrong password" take the same
+/// time. At most `verifiers` verifications run at once (default: cores − 1, at least 1), at most
+/// [`VERIFY_QUEUE`] more wait, and beyond that the answer is 429 without verifying. Each client address (IPv6:
+/// its /64) may make [`FAILURE_BURST`] unsuccessful attempts (denied or answered 429) in a burst, then one per
+/// [`FAILURE_REFILL`]; beyond that, 429 without verifying.
 ///
-/// Caching: one entry per configured user holding the last password that verified, compared with
-/// `subtle`. Only successes are cached, so the cache is bounded by the number of users and a flood
-/// of wrong guesses cannot grow it; the plaintext stays in process memory only (no hash crate is
-/// available to store a digest instead). bcrypt runs on the blocking pool, at most a few at once,
-/// so a flood of bad credentials cannot take every core.
+/// Caching: one entry per configured user holding the last password that verified, compared with `subtle`;
+/// a cached password costs no bcrypt and bypasses the limits. Only successes are cached, so the cache is bounded
+/// by the number of users and a flood of wrong guesses cannot grow it; the plaintext stays in process memory
+/// only (no hash crate is available to store a digest instead).
 #[derive(Clone)]
 pub struct BasicAuth {
     inner: Arc<Inner>,
@@ -73,7 +119,17 @@ struct Inner {
     verified: Mutex<HashMap<String, Vec<u8>>>,
     dummy_cost: u32,
     dummy_hash: OnceLock<Option<String>>,
-    bcrypt_slots: Arc<Semaphore>,
+    /// One permit per verifier: bounds the CPU bcrypt can take.
+    verifiers: Arc<Semaphore>,
+    /// Verifications admitted (running or waiting for a verifier); at most `admit_max`.
+    admitted: AtomicUsize,
+    admit_max: usize,
+    failures: FailureBudget,
+    in_flight: AtomicUsize,
+    peak_in_flight: AtomicUsize,
+    verified_count: AtomicU64,
+    rejected_busy: AtomicU64,
+    rejected_rate_limited: AtomicU64,
 }
 
 impl Inner {
@@ -82,23 +138,45 @@ impl Inner {
     }
 }
 
+/// Holds one place among the admitted verifications until dropped (also when the request is dropped).
+struct Admitted(Arc<Inner>);
+
+impl Drop for Admitted {
+    fn drop(&mut self) {
+        self.0.admitted.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
 impl BasicAuth {
-    /// `users` maps user names to bcrypt hashes (as validated by `web_config`).
+    /// `users` maps user names to bcrypt hashes (as validated by `web_config`), with the default bounds.
     pub fn new(users: BTreeMap<String, String>) -> Self {
+        BasicAuth::with_bounds(users, default_verifiers(), VERIFY_QUEUE)
+    }
+
+    /// At most `verifiers` (at least 1) bcrypt verifications at once and `queue` waiting.
+    pub fn with_bounds(users: BTreeMap<String, String>, verifiers: usize, queue: usize) -> Self {
         let dummy_cost = users
             .values()
             .filter_map(|h| h.parse::<bcrypt::HashParts>().ok())
             .map(|p| p.get_cost())
             .max()
             .unwrap_or(bcrypt::DEFAULT_COST);
-        let slots = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
+        let verifiers = verifiers.max(1);
         BasicAuth {
             inner: Arc::new(Inner {
                 users,
                 verified: Mutex::new(HashMap::new()),
                 dummy_cost,
                 dummy_hash: OnceLock::new(),
-                bcrypt_slots: Arc::new(Semaphore::new(slots)),
+                verifiers: Arc::new(Semaphore::new(verifiers)),
+                admitted: AtomicUsize::new(0),
+                admit_max: verifiers + queue,
+                failures: FailureBudget::default(),
+                in_flight: AtomicUsize::new(0),
+                peak_in_flight: AtomicUsize::new(0),
+                verified_count: AtomicU64::new(0),
+                rejected_busy: AtomicU64::new(0),
+                rejected_rate_limited: AtomicU64::new(0),
             }),
         }
     }
@@ -113,29 +191,56 @@ impl BasicAuth {
         }
     }
 
-    /// True when the header holds a configured user and that user's password.
-    pub async fn check(&self, authorization: Option<&HeaderValue>) -> bool {
+    pub fn stats(&self) -> AuthStats {
+        let i = &self.inner;
+        AuthStats {
+            in_flight: i.in_flight.load(Ordering::Acquire),
+            peak_in_flight: i.peak_in_flight.load(Ordering::Acquire),
+            verified: i.verified_count.load(Ordering::Acquire),
+            rejected_busy: i.rejected_busy.load(Ordering::Acquire),
+            rejected_rate_limited: i.rejected_rate_limited.load(Ordering::Acquire),
+        }
+    }
+
+    /// Judges the `Authorization` header of a request from `client` (when known; it keys the failure budget).
+    pub async fn check(&self, authorization: Option<&HeaderValue>, client: Option<IpAddr>) -> Verdict {
         let Some((user, pass)) = authorization.and_then(|v| parse_basic(v.as_bytes())) else {
-            return false;
+            // No credentials is how every browser starts: a challenge, not a failed attempt.
+            return Verdict::Denied;
         };
         let user = String::from_utf8(user).ok();
         let hash = user.as_ref().and_then(|u| self.inner.users.get(u)).cloned();
         if let (Some(u), Some(_)) = (&user, &hash) {
             if let Ok(cache) = self.inner.verified.lock() {
                 if cache.get(u).is_some_and(|p| bool::from(p.as_slice().ct_eq(&pass))) {
-                    return true;
+                    return Verdict::Allowed;
                 }
             }
         }
-        let Ok(slot) = self.inner.bcrypt_slots.clone().acquire_owned().await else {
-            return false;
+        if let Some(ip) = client {
+            if !self.inner.failures.reserve(ip) {
+                self.inner.rejected_rate_limited.fetch_add(1, Ordering::Relaxed);
+                return Verdict::RateLimited;
+            }
+        }
+        let Some(admitted) = self.admit() else {
+            // The attempt stays spent: a flood that only meets a full queue still runs out of budget, so the queue
+            // frees up for others once the bursts are spent.
+            self.inner.rejected_busy.fetch_add(1, Ordering::Relaxed);
+            return Verdict::Busy;
+        };
+        let Ok(slot) = self.inner.verifiers.clone().acquire_owned().await else {
+            return Verdict::Denied;
         };
         let inner = self.inner.clone();
         let pass_for_cache = pass.clone();
         let ok = tokio::task::spawn_blocking(move || {
-            // Released only when bcrypt is done, even if the request was dropped meanwhile.
+            // Both released only when bcrypt is done, even if the request was dropped meanwhile.
             let _slot = slot;
-            match &hash {
+            let _admitted = admitted;
+            let running = inner.in_flight.fetch_add(1, Ordering::AcqRel) + 1;
+            inner.peak_in_flight.fetch_max(running, Ordering::AcqRel);
+            let ok = match &hash {
                 Some(h) => bcrypt::verify(&pass, h).unwrap_or(false),
                 None => {
                     // Same work as a real check; the result is irrelevant.
@@ -144,16 +249,29 @@ impl BasicAuth {
                     }
                     false
                 }
-            }
+            };
+            inner.in_flight.fetch_sub(1, Ordering::AcqRel);
+            inner.verified_count.fetch_add(1, Ordering::Relaxed);
+            ok
         })
         .await
         .unwrap_or(false);
-        if ok {
-            if let (Some(u), Ok(mut cache)) = (user, self.inner.verified.lock()) {
-                cache.insert(u, pass_for_cache);
-            }
+        if !ok {
+            return Verdict::Denied;
         }
-        ok
+        if let Some(ip) = client {
+            self.inner.failures.refund(ip);
+        }
+        if let (Some(u), Ok(mut cache)) = (user, self.inner.verified.lock()) {
+            cache.insert(u, pass_for_cache);
+        }
+        Verdict::Allowed
+    }
+
+    fn admit(&self) -> Option<Admitted> {
+        let max = self.inner.admit_max;
+        self.inner.admitted.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| (n < max).then_some(n + 1)).ok()?;
+        Some(Admitted(self.inner.clone()))
     }
 }
 

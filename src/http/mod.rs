@@ -1,7 +1,9 @@
 //! HTTP edge: serves the cached metrics, the landing page and the lifecycle endpoints.
 
 pub mod auth;
+mod failures;
 mod landing;
+pub mod limits;
 pub mod routes;
 pub mod serve;
 pub mod web_config;
