@@ -1,6 +1,6 @@
 //! LDAP failures, classified into the bounded `reason` label.
 
-use crate::base::{ProbeError, Reason, Scrub};
+use crate::base::{out_of_file_descriptors, ProbeError, Reason, Scrub};
 use crate::config::SecretError;
 
 /// What went wrong talking to a DC. `server` is the URL host; messages never contain a password. Every `detail`
@@ -8,6 +8,9 @@ use crate::config::SecretError;
 /// [`LdapError::classify`], [`from_result_code`] and [`referral`]: bounded, the bind password replaced.
 #[derive(Debug, thiserror::Error)]
 pub enum LdapError {
+    /// The exporter itself is out of file descriptors (EMFILE/ENFILE): not the DC's fault, nor the config's.
+    #[error("cannot connect to {server}: too many open files (the exporter reached its open-file limit)")]
+    Exhausted { server: String },
     #[error("cannot connect to {server}: {detail}")]
     Connect { server: String, detail: String },
     #[error("TLS with {server} failed: {detail}")]
@@ -43,6 +46,7 @@ impl LdapError {
             LdapError::Permission { .. } => Reason::Permission,
             LdapError::Protocol { .. } => Reason::Protocol,
             LdapError::Referral { .. } => Reason::Config,
+            LdapError::Exhausted { .. } => Reason::Other,
             LdapError::Secret(e) => e.reason(),
         }
     }
@@ -62,6 +66,7 @@ impl LdapError {
                 let tls = source.get_ref().and_then(|inner| inner.downcast_ref::<rustls::Error>());
                 match tls {
                     Some(tls) => LdapError::Tls { server, detail: scrub.text(&tls.to_string()) },
+                    None if out_of_file_descriptors(&source) => LdapError::Exhausted { server },
                     None => LdapError::Connect { server, detail: scrub.text(&source.to_string()) },
                 }
             }
@@ -137,6 +142,14 @@ mod tests {
         for (rc, reason) in cases {
             assert_eq!(from_result_code("dc".into(), "search", rc, "", &Scrub::default()).reason(), reason, "rc {rc}");
         }
+    }
+
+    #[test]
+    fn running_out_of_file_descriptors_is_reason_other() {
+        let io = std::io::Error::from_raw_os_error(24);
+        let e = LdapError::classify("dc1", "bind", ldap3::LdapError::Io { source: io }, &Scrub::default());
+        assert_eq!(e.reason(), Reason::Other);
+        assert!(e.to_string().contains("too many open files"), "{e}");
     }
 
     #[test]

@@ -13,5 +13,5 @@ pub use clock::unix_now;
 pub use descriptor::{BoxRun, Need, Probe, ProbeError, ProbeName};
 pub use metric::{counter, gauge, Kind, MetricDef};
 pub use output::{Check, ProbeOutput, Sample, Status};
-pub use reason::Reason;
+pub use reason::{out_of_file_descriptors, Reason};
 pub use text::{bounded, bounded_to, redact, Scrub, MAX_SERVER_TEXT, REDACTED, TRUNCATED};

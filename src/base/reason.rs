@@ -41,3 +41,10 @@ impl Reason {
         }
     }
 }
+
+/// True for EMFILE and ENFILE: the process (or the system) ran out of file descriptors. That is the exporter's own
+/// state, not the network's or the configuration's, so every layer reports it as reason `other` with "too many open
+/// files".
+pub fn out_of_file_descriptors(e: &std::io::Error) -> bool {
+    matches!(e.raw_os_error(), Some(24 | 23))
+}

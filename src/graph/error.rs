@@ -9,6 +9,9 @@ use crate::config::SecretError;
 pub enum GraphError {
     #[error("{0}")]
     Config(String),
+    /// The exporter itself is out of file descriptors (EMFILE/ENFILE).
+    #[error("{what}: too many open files (the exporter reached its open-file limit)")]
+    Exhausted { what: String },
     #[error("{what}: cannot connect to {host}: {detail}")]
     Connect { what: String, host: String, detail: String },
     #[error("{what}: TLS with {host} failed: {detail}")]
@@ -34,6 +37,7 @@ impl GraphError {
     pub fn reason(&self) -> Reason {
         match self {
             GraphError::Config(_) => Reason::Config,
+            GraphError::Exhausted { .. } => Reason::Other,
             GraphError::Connect { .. } => Reason::Connect,
             GraphError::Tls { .. } => Reason::Tls,
             GraphError::Timeout { .. } => Reason::Timeout,
@@ -57,6 +61,9 @@ impl GraphError {
         let mut innermost = err.to_string();
         let mut source = std::error::Error::source(err);
         while let Some(cause) = source {
+            if cause.downcast_ref::<std::io::Error>().is_some_and(crate::base::out_of_file_descriptors) {
+                return GraphError::Exhausted { what };
+            }
             if let Some(tls) = tls_cause(cause) {
                 return GraphError::Tls { what, host, detail: crate::base::bounded(&tls.to_string(), &[]) };
             }
