@@ -5,6 +5,13 @@ use std::fmt::Write;
 use crate::check::Report;
 use crate::config::Config;
 
+/// The `/probe` URL of a target: its name percent-encoded as a query value (a name with `&` or a space must still
+/// reach its own target).
+fn probe_href(target: &str) -> String {
+    let value: String = url::form_urlencoded::byte_serialize(target.as_bytes()).collect();
+    format!("/probe?target={value}")
+}
+
 fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
@@ -40,9 +47,8 @@ pub fn render(report: &Report, config: &Config, telemetry_path: &str) -> String 
     let s = &report.summary;
     let _ = write!(html, "<p>{} PASS, {} WARN, {} FAIL, {} probe errors.</p>", s.pass, s.warn, s.fail, s.probe_errors);
     for target in &report.targets {
-        let name = escape(&target.name);
-        let _ =
-            write!(html, "<h2>Target {name}</h2><p><a href=\"/probe?target={name}\">metrics of this target</a></p>");
+        let (name, href) = (escape(&target.name), escape(&probe_href(&target.name)));
+        let _ = write!(html, "<h2>Target {name}</h2><p><a href=\"{href}\">metrics of this target</a></p>");
         html.push_str("<table><tr><th>Probe</th><th>State</th><th>Last error</th></tr>");
         for probe in &target.probes {
             let _ = write!(
@@ -83,7 +89,19 @@ pub fn render(report: &Report, config: &Config, telemetry_path: &str) -> String 
 
 #[cfg(test)]
 mod tests {
-    use super::escape;
+    use super::{escape, probe_href};
+
+    #[test]
+    fn probe_links_encode_the_target_name() {
+        assert_eq!(probe_href("corp"), "/probe?target=corp");
+        assert_eq!(probe_href("a&b c=d"), "/probe?target=a%26b+c%3Dd");
+        // The server decodes it back to the name (axum's Query is form-urlencoded).
+        let decoded: Vec<(String, String)> =
+            url::form_urlencoded::parse(probe_href("a&b c=d").split_once('?').unwrap().1.as_bytes())
+                .into_owned()
+                .collect();
+        assert_eq!(decoded, [("target".to_string(), "a&b c=d".to_string())]);
+    }
 
     #[test]
     fn escapes_markup() {
