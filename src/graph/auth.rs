@@ -9,8 +9,8 @@ use reqwest::header::HeaderValue;
 use serde::Deserialize;
 use tokio::time::Instant;
 
-use super::client::{read_limited, remaining, wait_before_retry};
 use super::error::{aadsts_hint, error_fields};
+use super::request::{read_limited, remaining, wait_before_retry};
 use super::throttle::{backoff, retry_after, MAX_ATTEMPTS};
 use super::{assertion, EntraContext, GraphError};
 use crate::base::Scrub;

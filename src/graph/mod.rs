@@ -2,7 +2,8 @@
 //!
 //! - [`cloud`]: token and Graph URLs per national cloud, overrides, the rule that keeps the token on the Graph host.
 //! - `auth`, `assertion`: client credentials (secret, certificate assertion, federated token) and the token cache.
-//! - `client`, `throttle`: requests of one run under its deadline; Retry-After and backoff; the audit budget.
+//! - `client`, `request`, `throttle`: requests of one run under its deadline (time left, retries, bounded bodies);
+//!   Retry-After and backoff; the audit budget.
 //! - [`licenses`], [`sync`], [`sspr`]: the probes `entra_licenses`, `entra_sync`, `entra_sspr`.
 
 mod assertion;
@@ -11,6 +12,7 @@ mod client;
 pub mod cloud;
 mod error;
 pub mod licenses;
+mod request;
 pub mod sspr;
 pub mod sync;
 mod throttle;
