@@ -137,11 +137,11 @@ pub fn scopes_or_roots(configured: &[String], domains: &[ForestDomain]) -> Vec<S
 
 /// The domain a DN lies in: the one whose naming context is the longest suffix of it; `None` outside all of them.
 pub fn domain_of<'a>(dn: &str, domains: &'a [ForestDomain]) -> Option<&'a ForestDomain> {
-    let dn = normalize(dn);
+    let dn = super::dn::normalize(dn);
     domains
         .iter()
         .filter(|d| {
-            let nc = normalize(&d.nc);
+            let nc = super::dn::normalize(&d.nc);
             dn == nc || dn.ends_with(&format!(",{nc}"))
         })
         .max_by_key(|d| d.nc.len())
@@ -159,18 +159,6 @@ pub fn scopes_by_domain(scopes: &[String], domains: &[ForestDomain]) -> Vec<(For
     }
     groups.retain(|(_, list)| !list.is_empty());
     groups
-}
-
-/// Lower case without spaces around separators: enough to compare DNs as AD returns and users write them.
-fn normalize(dn: &str) -> String {
-    dn.split(',')
-        .map(|rdn| match rdn.split_once('=') {
-            Some((a, v)) => format!("{}={}", a.trim(), v.trim()),
-            None => rdn.trim().to_string(),
-        })
-        .collect::<Vec<_>>()
-        .join(",")
-        .to_ascii_lowercase()
 }
 
 impl AdContext {

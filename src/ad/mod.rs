@@ -4,6 +4,7 @@ pub mod acl;
 pub mod connector;
 pub mod connector_health;
 pub mod discovery;
+mod dn;
 mod error;
 mod facts;
 mod fixes;
@@ -49,6 +50,8 @@ pub struct AdContext {
     dc_names: Mutex<HashMap<String, String>>,
     /// The DC list, the connector accounts and the forest's domains, read once per cycle for every probe.
     facts: facts::Facts,
+    /// What `ad_users` read of each scope, for incremental cycles.
+    user_states: users::States,
 }
 
 impl AdContext {
@@ -65,6 +68,7 @@ impl AdContext {
             op_timeout: probe_timeout.min(MAX_OP_TIMEOUT),
             dc_names: Mutex::new(HashMap::new()),
             facts: facts::Facts::new(reuse),
+            user_states: users::States::default(),
         }
     }
 

@@ -52,6 +52,8 @@ pub struct AdTarget {
     pub scopes: Vec<String>,
     pub user_scan: bool,
     pub page_size: u32,
+    /// A full reconciliation scan of `ad_users` at least this often; incremental cycles in between.
+    pub full_scan_interval: std::time::Duration,
     /// Run probe `ad_gpo`.
     pub gpo: bool,
     /// TCP port of SMB on the DCs (SYSVOL for `ad_gpo`).

@@ -92,6 +92,9 @@ pub struct AdConfig {
     pub user_scan: bool,
     #[serde(default = "default_page_size")]
     pub page_size: Spanned<u32>,
+    /// Probe `ad_users` runs incremental cycles in between full reconciliation scans this far apart.
+    #[serde(default = "default_full_scan_interval")]
+    pub full_scan_interval: Spanned<PromDuration>,
     /// Probe `ad_gpo` (reads SYSVOL over SMB, TCP 445 to the DC). Default: on with a simple bind, off with gssapi
     /// (SMB authenticates with the bind password).
     #[serde(default)]
@@ -112,6 +115,11 @@ impl Default for SmbConfig {
     fn default() -> Self {
         SmbConfig { port: default_smb_port() }
     }
+}
+
+fn default_full_scan_interval() -> Spanned<PromDuration> {
+    let nowhere = serde_saphyr::Location::UNKNOWN;
+    Spanned::new(PromDuration::from_secs(6 * 3600), nowhere, nowhere)
 }
 
 fn default_smb_port() -> Spanned<u16> {

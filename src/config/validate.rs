@@ -157,6 +157,10 @@ fn resolve_ad(ctx: &Ctx, key: &str, ad: Spanned<schema::AdConfig>) -> Result<AdT
     if !(1..=100_000).contains(&page_size) {
         return Err(ctx.at(&ad.page_size, format!("{key}.page_size"), "must be between 1 and 100000"));
     }
+    let full_scan_interval = ad.full_scan_interval.value.0;
+    if full_scan_interval < Duration::from_secs(1) {
+        return Err(ctx.at(&ad.full_scan_interval, format!("{key}.full_scan_interval"), "must be at least 1s"));
+    }
     if ad.smb.port.value == 0 {
         return Err(ctx.at(&ad.smb.port, format!("{key}.smb.port"), "must be between 1 and 65535"));
     }
@@ -182,6 +186,7 @@ fn resolve_ad(ctx: &Ctx, key: &str, ad: Spanned<schema::AdConfig>) -> Result<AdT
         scopes: ad.scopes,
         user_scan: ad.user_scan,
         page_size,
+        full_scan_interval,
         gpo,
         smb_port: ad.smb.port.value,
     })

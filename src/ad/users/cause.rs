@@ -1,0 +1,50 @@
+//! Why a user is not ready for writeback (the first cause, in the order docs/metrics.md ranks them), and the fix.
+
+/// Why a user is not ready, in the order docs/metrics.md ranks first causes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cause {
+    Protected,
+    InheritanceDisabled,
+    ObjectClass,
+    Denied,
+    NotGranted,
+}
+
+impl Cause {
+    pub const ALL: [Cause; 5] =
+        [Cause::Protected, Cause::InheritanceDisabled, Cause::ObjectClass, Cause::Denied, Cause::NotGranted];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Cause::Protected => "protected",
+            Cause::InheritanceDisabled => "inheritance_disabled",
+            Cause::ObjectClass => "object_class",
+            Cause::Denied => "denied",
+            Cause::NotGranted => "not_granted",
+        }
+    }
+
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
+    pub fn fix(self) -> &'static str {
+        match self {
+            Cause::Protected => {
+                "adminCount=1 users are AdminSDHolder-protected: SDProp rewrites their DACL every 60 minutes and \
+                 disables inheritance. Microsoft expects them not to get writeback; keep privileged accounts out of SSPR \
+                 writeback (or grant the rights on CN=AdminSDHolder,CN=System, which widens who can reset admins)."
+            }
+            Cause::InheritanceDisabled => {
+                "Re-enable inheritance on these users (ADUC > Security > Advanced > Enable inheritance, or \
+                 dsacls \"<user DN>\" /P:N); Microsoft's Get-ADSyncObjectsWithInheritanceDisabled lists them."
+            }
+            Cause::ObjectClass => {
+                "These users are not of class user (e.g. inetOrgPerson): an ACE scoped to Descendant User objects \
+                 reaches them inherit-only. Add the same ACEs scoped to inetOrgPerson (or to all descendant objects)."
+            }
+            Cause::Denied => "A deny ACE removes a needed right: remove or narrow the deny ACE shown in the scope check.",
+            Cause::NotGranted => "No ACE grants the right on these users: see the ad_acl scope check for the grant to add.",
+        }
+    }
+}

@@ -1,0 +1,376 @@
+//! The LDAP reads of one `ad_users` cycle on one DC: a full scan that builds a scope's state, or an incremental
+//! cycle that patches it with what changed since the state's watermark.
+//!
+//! What an incremental cycle must catch, and how:
+//! - a user added, changed (explicit ACE, inheritance switched, adminCount, re-enabled) or moved into the scope:
+//!   its own uSNChanged moves; read with its descriptor;
+//! - a user moved out of the scope or disabled: its uSNChanged moves; a domain-wide search without descriptors
+//!   finds it outside the scope, or disabled, and drops it;
+//! - a container's DACL changed: the DC re-propagates the inherited ACEs into the subtree, but Samba does not move
+//!   the descendants' uSNChanged (only the container's). Every container in the scope, and each one above the
+//!   scope's root, is listed (GUID, DN, uSNChanged; cheap: few objects, no descriptors); one that is new, renamed,
+//!   moved, or changed with a different descriptor has its subtree re-read;
+//! - a container that left the scope: missing from the listing, so what lay below it is dropped;
+//! - a deletion: tombstones (Show Deleted) with uSNChanged above the watermark, where the monitoring account may
+//!   read them; where it may not, the full scan every `full_scan_interval` drops deleted users.
+
+use std::collections::HashMap;
+
+use ldap3::controls::RawControl;
+use ldap3::Scope;
+
+use super::state::{DcIdentity, DcView, Guid, ScopeState};
+use crate::ad::dn;
+use crate::ad::security::SecurityDescriptor;
+use crate::ad::session::sd_flags_dacl;
+use crate::ad::{Entry, LdapError, Session};
+
+/// Enabled people of class user or inetOrgPerson (computers are users too, but not persons).
+pub const USERS: &str = "(&(objectCategory=person)(|(objectClass=user)(objectClass=inetOrgPerson))(!(userAccountControl:1.2.840.113556.1.4.803:=2)))";
+/// Every person, enabled or not (to see who was disabled or left the scope).
+const PERSONS: &str = "(&(objectCategory=person)(|(objectClass=user)(objectClass=inetOrgPerson)))";
+/// The classes users live in (organizationalUnit, container, the domain root, Builtin, LostAndFound).
+const CONTAINERS: &str = "(|(objectClass=organizationalUnit)(objectClass=container)(objectClass=domainDNS)(objectClass=builtinDomain)(objectClass=lostAndFound))";
+const CONTAINER_CLASSES: [&str; 5] = ["organizationalUnit", "container", "domainDNS", "builtinDomain", "lostAndFound"];
+pub const USER_ATTRS: [&str; 4] = ["objectGUID", "nTSecurityDescriptor", "objectClass", "adminCount"];
+/// LDAP_SERVER_SHOW_DELETED_OID: tombstones are returned too.
+const SHOW_DELETED: &str = "1.2.840.113556.1.4.417";
+/// The well-known GUID of the Deleted Objects container (GUID_DELETED_OBJECTS_CONTAINER_W).
+const DELETED_OBJECTS: &str = "18e2ea80684f11d2b9aa00c04f79f805";
+
+/// What the DC says about itself before a cycle reads anything: its USN and database identity. `None` when its
+/// rootDSE or nTDSDSA object does not say (every cycle is then a full scan, and no state is kept).
+///
+/// # Errors
+/// LDAP failures of the two reads.
+pub async fn dc_view(session: &mut Session) -> Result<Option<DcView>, LdapError> {
+    let root = session.read("", &["highestCommittedUSN", "dsServiceName"], "read the DC's USN").await?;
+    let Some(root) = root else { return Ok(None) };
+    let usn = root.int("highestCommittedUSN").ok().flatten().and_then(|u| u64::try_from(u).ok());
+    let (Some(usn), Some(dsa)) = (usn, root.first("dsServiceName")) else { return Ok(None) };
+    let dsa = dsa.to_string();
+    let settings = session.read(&dsa, &["invocationId"], "read the DC's invocationId").await?;
+    let Some(invocation_id) = settings.and_then(|e| e.raw("invocationId").first().cloned()) else { return Ok(None) };
+    Ok(Some(DcView { identity: DcIdentity { dsa, invocation_id }, usn }))
+}
+
+/// One cycle's reads of one scope.
+pub struct Reader<'a> {
+    pub session: &'a mut Session,
+    pub scope: &'a str,
+    /// The domain's naming context (moves out of the scope, ancestors and tombstones are looked up there).
+    pub nc: &'a str,
+    pub page_size: u32,
+    /// Objects whose security descriptor this cycle read.
+    pub read: u64,
+}
+
+impl Reader<'_> {
+    /// Reads the whole scope into a new state with `watermark` (the DC's USN read before this cycle began).
+    ///
+    /// # Errors
+    /// LDAP failures; the new state is discarded then.
+    pub async fn full(&mut self, dc: DcIdentity, watermark: u64) -> Result<ScopeState, LdapError> {
+        let mut state = ScopeState::new(dc, watermark);
+        let (scope, page) = (self.scope.to_string(), self.page_size);
+        let mut read = 0;
+        self.session
+            .search_paged(
+                &scope,
+                Scope::Subtree,
+                CONTAINERS,
+                &["objectGUID", "nTSecurityDescriptor"],
+                vec![sd_flags_dacl()],
+                page,
+                "read containers",
+                |e| {
+                    read += 1;
+                    put_container(&mut state, &e, false);
+                },
+            )
+            .await?;
+        for above in dn::ancestors_up_to(self.scope, self.nc) {
+            let entry = self.read_descriptor(&above).await?;
+            if let Some(e) = entry {
+                put_container(&mut state, &e, true);
+            }
+        }
+        let mut failed = None;
+        self.session
+            .search_paged(&scope, Scope::Subtree, USERS, &USER_ATTRS, vec![sd_flags_dacl()], page, "scan users", |e| {
+                read += 1;
+                if let Err(err) = put_user(&mut state, &e) {
+                    failed.get_or_insert(err);
+                }
+            })
+            .await?;
+        self.read += read;
+        match failed {
+            Some(detail) => Err(self.protocol("scan users", detail)),
+            None => Ok(state),
+        }
+    }
+
+    /// Patches `state` with what changed since `since`, then moves its watermark to `usn`.
+    ///
+    /// # Errors
+    /// LDAP failures; `state` is half-patched then and must not be patched again (the caller marks it untrusted).
+    pub async fn incremental(&mut self, state: &mut ScopeState, since: u64, usn: u64) -> Result<(), LdapError> {
+        let after = format!("(uSNChanged>={})", since.saturating_add(1));
+        let scope = self.scope.to_string();
+        let rescan = self.changed_containers(state, since).await?;
+
+        // Users who changed anywhere in the domain: dropped when they left the scope or were disabled.
+        let scope_n = dn::normalize(&scope);
+        let mut leaving = Vec::new();
+        let filter = format!("(&{PERSONS}{after})");
+        let nc = self.nc.to_string();
+        self.session
+            .search_paged(
+                &nc,
+                Scope::Subtree,
+                &filter,
+                &["objectGUID", "userAccountControl"],
+                Vec::new(),
+                self.page_size,
+                "list changed users",
+                |e| {
+                    let Some(guid) = guid(&e) else { return };
+                    let disabled = e.int("userAccountControl").ok().flatten().is_some_and(|uac| uac & 2 != 0);
+                    if disabled || !dn::is_at_or_below(&dn::normalize(&e.dn), &scope_n) {
+                        leaving.push(guid);
+                    }
+                },
+            )
+            .await?;
+        for guid in &leaving {
+            state.users.remove(guid);
+        }
+
+        // Users who changed in the scope, with their descriptors.
+        let filter = format!("(&{USERS}{after})");
+        self.read_users(state, &scope, &filter, "read changed users").await?;
+
+        // Subtrees whose inherited ACEs may have changed without their users' uSNChanged moving.
+        for base in outermost(rescan) {
+            state.remove_below(&base);
+            let filter = format!("(|{USERS}{CONTAINERS})");
+            self.read_users(state, &base, &filter, "re-read a subtree").await?;
+        }
+
+        self.drop_deleted(state, &after).await?;
+        state.watermark = usn;
+        Ok(())
+    }
+
+    /// Lists the containers of the scope and those above it; returns the DNs whose subtrees must be re-read, and
+    /// drops from `state` what lay below containers that left the scope.
+    async fn changed_containers(&mut self, state: &mut ScopeState, since: u64) -> Result<Vec<String>, LdapError> {
+        let mut listed: Vec<(Guid, String, u64, bool)> = Vec::new();
+        let scope = self.scope.to_string();
+        self.session
+            .search_paged(
+                &scope,
+                Scope::Subtree,
+                CONTAINERS,
+                &["objectGUID", "uSNChanged"],
+                Vec::new(),
+                self.page_size,
+                "list containers",
+                |e| {
+                    if let Some(g) = guid(&e) {
+                        listed.push((g, e.dn.clone(), usn_changed(&e), false));
+                    }
+                },
+            )
+            .await?;
+        for above in dn::ancestors_up_to(self.scope, self.nc) {
+            if let Some(e) = self.session.read(&above, &["objectGUID", "uSNChanged"], "list containers").await? {
+                if let Some(g) = guid(&e) {
+                    listed.push((g, e.dn.clone(), usn_changed(&e), true));
+                }
+            }
+        }
+
+        let present: HashMap<Guid, ()> = listed.iter().map(|(g, ..)| (*g, ())).collect();
+        let gone: Vec<Guid> = state.containers.keys().filter(|g| !present.contains_key(*g)).copied().collect();
+        let mut rescan = Vec::new();
+        for g in gone {
+            if state.containers.get(&g).is_some_and(|c| c.ancestor) {
+                // The chain above the scope changed (the scope was moved): everything is suspect.
+                rescan.push(scope.clone());
+            }
+            state.remove(&g);
+        }
+        for (g, dn, usn, ancestor) in listed {
+            let known = state.containers.get(&g).map(|c| (dn::normalize(&c.dn) == dn::normalize(&dn), c.sd));
+            let renamed = matches!(known, Some((false, _)));
+            if known.is_some() && !renamed && usn <= since {
+                continue;
+            }
+            if renamed {
+                // Below its old DN lie users whose DNs are stale now; the new subtree is re-read.
+                let old = state.containers.get(&g).map(|c| c.dn.to_string()).unwrap_or_default();
+                state.remove_below(&old);
+            }
+            let Some(entry) = self.read_descriptor(&dn).await? else { continue };
+            let before = known.and_then(|(_, sd)| sd).map(|id| state.sds.bytes(id).to_vec());
+            put_container(state, &entry, ancestor);
+            let after = state.containers.get(&g).and_then(|c| c.sd).map(|id| state.sds.bytes(id).to_vec());
+            if known.is_none() || renamed || before != after {
+                rescan.push(if ancestor { scope.clone() } else { dn });
+            }
+        }
+        Ok(rescan)
+    }
+
+    /// Drops users (and containers) whose tombstones are newer than the watermark. Needs List Contents and Read
+    /// Property on CN=Deleted Objects (administrators only, by default on Windows): without them the DC shows no
+    /// Deleted Objects container, and deletions wait for the next full scan.
+    async fn drop_deleted(&mut self, state: &mut ScopeState, after: &str) -> Result<(), LdapError> {
+        let container = format!("<WKGUID={DELETED_OBJECTS},{}>", self.nc);
+        let readable =
+            self.session.read_with(&container, &["objectGUID"], vec![show_deleted()], "read Deleted Objects").await;
+        match readable {
+            Ok(Some(_)) => {}
+            Ok(None) | Err(LdapError::Permission { .. }) => {
+                tracing::debug!(nc = %self.nc, "tombstones not readable: deletions are seen by the next full scan");
+                return Ok(());
+            }
+            Err(e) => return Err(e),
+        }
+        let filter = format!("(&(isDeleted=TRUE){after})");
+        let nc = self.nc.to_string();
+        let mut deleted = Vec::new();
+        self.session
+            .search_paged(
+                &nc,
+                Scope::Subtree,
+                &filter,
+                &["objectGUID"],
+                vec![show_deleted()],
+                self.page_size,
+                "read tombstones",
+                |e| {
+                    deleted.extend(guid(&e));
+                },
+            )
+            .await?;
+        for g in &deleted {
+            state.remove(g);
+        }
+        Ok(())
+    }
+
+    /// Reads users (and, with a filter that asks for them, containers) below `base` into `state`.
+    async fn read_users(
+        &mut self,
+        state: &mut ScopeState,
+        base: &str,
+        filter: &str,
+        op: &'static str,
+    ) -> Result<(), LdapError> {
+        let (mut read, mut failed) = (0, None);
+        self.session
+            .search_paged(base, Scope::Subtree, filter, &USER_ATTRS, vec![sd_flags_dacl()], self.page_size, op, |e| {
+                read += 1;
+                let is_container =
+                    e.values("objectClass").any(|c| CONTAINER_CLASSES.iter().any(|k| k.eq_ignore_ascii_case(c)));
+                if is_container {
+                    put_container(state, &e, false);
+                } else if let Err(err) = put_user(state, &e) {
+                    failed.get_or_insert(err);
+                }
+            })
+            .await?;
+        self.read += read;
+        failed.map_or(Ok(()), |detail| Err(self.protocol(op, detail)))
+    }
+
+    async fn read_descriptor(&mut self, dn: &str) -> Result<Option<Entry>, LdapError> {
+        let entry = self
+            .session
+            .read_with(dn, &["objectGUID", "nTSecurityDescriptor"], vec![sd_flags_dacl()], "read a container")
+            .await?;
+        self.read += u64::from(entry.is_some());
+        Ok(entry)
+    }
+
+    fn protocol(&self, operation: &'static str, detail: String) -> LdapError {
+        LdapError::Protocol { server: self.session.server().to_string(), operation, detail }
+    }
+}
+
+fn show_deleted() -> RawControl {
+    RawControl { ctype: SHOW_DELETED.to_string(), crit: true, val: None }
+}
+
+fn guid(entry: &Entry) -> Option<Guid> {
+    entry.raw("objectGUID").first().and_then(|g| Guid::try_from(g.as_slice()).ok())
+}
+
+fn usn_changed(entry: &Entry) -> u64 {
+    entry.int("uSNChanged").ok().flatten().and_then(|u| u64::try_from(u).ok()).unwrap_or(u64::MAX)
+}
+
+/// The descriptor bytes when they parse and every ACE reads; `None` (with a warning naming the object) otherwise.
+/// A descriptor already in the state was checked when it first came.
+fn usable_descriptor<'e>(state: &ScopeState, entry: &'e Entry) -> Option<&'e [u8]> {
+    let Some(bytes) = entry.raw("nTSecurityDescriptor").first() else {
+        tracing::warn!(dn = %entry.dn, "security descriptor not returned; not judged");
+        return None;
+    };
+    if state.sds.contains(bytes) {
+        return Some(bytes);
+    }
+    let checked = SecurityDescriptor::parse(bytes).and_then(|sd| match sd.dacl_aces() {
+        None => Ok(()),
+        Some(mut aces) => aces.try_for_each(|a| a.map(drop)),
+    });
+    match checked {
+        Ok(()) => Some(bytes),
+        Err(e) => {
+            tracing::warn!(dn = %entry.dn, error = %e, "malformed security descriptor; not judged");
+            None
+        }
+    }
+}
+
+fn put_user(state: &mut ScopeState, entry: &Entry) -> Result<(), String> {
+    let Some(g) = guid(entry) else { return Err(format!("user {} returned without its objectGUID", entry.dn)) };
+    let sd = usable_descriptor(state, entry);
+    let inet_org_person = entry.values("objectClass").any(|c| c.eq_ignore_ascii_case("inetOrgPerson"));
+    let admin_count = entry.int("adminCount").ok().flatten() == Some(1);
+    state.put_user(g, &entry.dn, sd, inet_org_person, admin_count);
+    Ok(())
+}
+
+fn put_container(state: &mut ScopeState, entry: &Entry, ancestor: bool) {
+    let Some(g) = guid(entry) else { return };
+    let sd = usable_descriptor(state, entry);
+    state.put_container(g, &entry.dn, sd, ancestor);
+}
+
+/// The DNs none of which lies below another (re-reading a subtree covers its sub-subtrees).
+fn outermost(mut dns: Vec<String>) -> Vec<String> {
+    dns.sort_by_key(String::len);
+    let mut kept: Vec<(String, String)> = Vec::new();
+    for d in dns {
+        let n = dn::normalize(&d);
+        if !kept.iter().any(|(_, k)| dn::is_at_or_below(&n, k)) {
+            kept.push((d, n));
+        }
+    }
+    kept.into_iter().map(|(d, _)| d).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::outermost;
+
+    #[test]
+    fn nested_subtrees_are_read_once() {
+        let dns = ["OU=B,OU=A,DC=x", "OU=A,DC=x", "OU=C,DC=x", "ou=a,dc=x"].map(String::from).to_vec();
+        assert_eq!(outermost(dns), ["OU=A,DC=x", "OU=C,DC=x"]);
+    }
+}
