@@ -24,6 +24,7 @@ fn normalize(text: &str) -> String {
         "writeback_probe_last_success_timestamp_seconds{",
         "writeback_ad_connector_account_password_last_set_timestamp_seconds{",
         "writeback_ad_connector_account_password_expiry_timestamp_seconds{",
+        "writeback_ad_users_last_full_scan_timestamp_seconds{",
     ];
     text.lines()
         .filter(|l| !l.contains(" process_") && !l.starts_with("process_"))
