@@ -8,6 +8,8 @@
 //! full scan.
 
 mod cause;
+#[cfg(test)]
+mod proptests;
 mod read;
 mod report;
 mod state;
