@@ -161,6 +161,10 @@ async fn scan_scopes(
 ) -> Result<(), LdapError> {
     // Before anything else is read: what changes from here on has a higher uSNChanged.
     let view = read::dc_view(session).await?;
+    if view.is_none() {
+        tracing::info!(domain = %domain.name, server = %session.server(),
+            "the DC gives no highestCommittedUSN or invocationId: every ad_users cycle reads the scopes in full");
+    }
     for scope in scopes {
         let key = dn::normalize(scope);
         let problem = match session.read(scope, &["objectClass"], "read a scope").await {

@@ -49,7 +49,12 @@ pub async fn dc_view(session: &mut Session) -> Result<Option<DcView>, LdapError>
     let usn = root.int("highestCommittedUSN").ok().flatten().and_then(|u| u64::try_from(u).ok());
     let (Some(usn), Some(dsa)) = (usn, root.first("dsServiceName")) else { return Ok(None) };
     let dsa = dsa.to_string();
-    let settings = session.read(&dsa, &["invocationId"], "read the DC's invocationId").await?;
+    let settings = match session.read(&dsa, &["invocationId"], "read the DC's invocationId").await {
+        Ok(settings) => settings,
+        // Unreadable here: every cycle a full scan, as without the attribute.
+        Err(LdapError::Permission { .. }) => None,
+        Err(e) => return Err(e),
+    };
     let Some(invocation_id) = settings.and_then(|e| e.raw("invocationId").first().cloned()) else { return Ok(None) };
     Ok(Some(DcView { identity: DcIdentity { dsa, invocation_id }, usn }))
 }
