@@ -231,11 +231,26 @@ impl Session {
         controls: Vec<RawControl>,
         operation: &'static str,
     ) -> Result<Option<Entry>, LdapError> {
+        self.read_matching(dn, "(objectClass=*)", attrs, controls, operation).await
+    }
+
+    /// [`Session::read_with`] that returns the entry only when it matches `filter` (as the DC evaluates it).
+    ///
+    /// # Errors
+    /// Classified failures; "no such object" is not one.
+    pub async fn read_matching(
+        &mut self,
+        dn: &str,
+        filter: &str,
+        attrs: &[&str],
+        controls: Vec<RawControl>,
+        operation: &'static str,
+    ) -> Result<Option<Entry>, LdapError> {
         let ldap3::SearchResult(entries, result) = self
             .ldap
             .with_timeout(self.op_timeout)
             .with_controls(controls)
-            .search(dn, Scope::Base, "(objectClass=*)", attrs.to_vec())
+            .search(dn, Scope::Base, filter, attrs.to_vec())
             .await
             .map_err(|e| LdapError::classify(&self.server, operation, e, &self.scrub))?;
         match result.rc {

@@ -52,6 +52,11 @@ impl Seed {
         self.ops.push(json!({"op": "protect", "dn": dn}));
         self
     }
+    /// Disables inheritance on the object and keeps the inherited ACEs as explicit ones (ADUC's "Convert").
+    pub fn protect_converting(mut self, dn: &str) -> Self {
+        self.ops.push(json!({"op": "protect_converting", "dn": dn}));
+        self
+    }
     /// Makes the account look as SDProp leaves an AdminSDHolder-protected one: adminCount=1, AdminSDHolder's DACL,
     /// inheritance disabled.
     pub fn sdprop(mut self, dn: &str) -> Self {
@@ -80,6 +85,39 @@ impl Seed {
     pub fn bulk_users(mut self, ou: &str, prefix: &str, count: u32, inet_org_person_every: u32, batch: u32) -> Self {
         self.ops.push(json!({"op": "bulk_users", "ou": ou, "prefix": prefix, "count": count,
             "inetorgperson_every": inet_org_person_every, "batch": batch}));
+        self
+    }
+
+    /// Deletes the object (a tombstone remains, as after an LDAP delete).
+    pub fn delete(mut self, dn: &str) -> Self {
+        self.ops.push(json!({"op": "delete", "dn": dn}));
+        self
+    }
+    /// Moves or renames the object (modrdn).
+    pub fn rename(mut self, dn: &str, new_dn: &str) -> Self {
+        self.ops.push(json!({"op": "rename", "dn": dn, "new_dn": new_dn}));
+        self
+    }
+    pub fn remove_member(mut self, group: &str, member: &str) -> Self {
+        self.ops.push(json!({"op": "remove_member", "group": group, "member": member}));
+        self
+    }
+    pub fn enable(mut self, name: &str) -> Self {
+        self.ops.push(json!({"op": "enable", "name": name}));
+        self
+    }
+    pub fn disable(mut self, name: &str) -> Self {
+        self.ops.push(json!({"op": "disable", "name": name}));
+        self
+    }
+    /// Removes the explicit ACEs equal to `sddl` from the object's DACL.
+    pub fn remove_ace(mut self, dn: &str, sddl: &str) -> Self {
+        self.ops.push(json!({"op": "remove_ace", "dn": dn, "sddl": sddl}));
+        self
+    }
+    /// Enables inheritance on the object again (the reverse of [`Seed::protect`]): Samba adds the inherited ACEs.
+    pub fn inherit(mut self, dn: &str) -> Self {
+        self.ops.push(json!({"op": "inherit", "dn": dn}));
         self
     }
 

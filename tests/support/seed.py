@@ -8,6 +8,7 @@ Usage: /usr/bin/python3 seed.py SMB_CONF SAM_LDB OPS_JSON. OPS_JSON is a list of
   {"op": "member", "group": NAME, "member": SAM}
   {"op": "ace", "dn": DN, "sddl": "(A;...)"}      (Samba puts the new ACE first; {sid:NAME} is replaced by NAME's SID)
   {"op": "protect", "dn": DN}                        (inheritance disabled, inherited ACEs removed)
+  {"op": "protect_converting", "dn": DN}             (inheritance disabled, inherited ACEs kept as explicit ones)
   {"op": "sdprop", "dn": DN}                         (as SDProp leaves a protected account: AdminSDHolder's DACL)
   {"op": "modify", "ldif": LDIF}
   {"op": "bulk_users", "ou": DN, "prefix": P, "count": N, "inetorgperson_every": K, "batch": B}
@@ -16,6 +17,12 @@ Usage: /usr/bin/python3 seed.py SMB_CONF SAM_LDB OPS_JSON. OPS_JSON is a list of
   {"op": "contacts", "ou": DN, "prefix": P, "count": N}   (CN=<P>0000.. contacts, in one transaction)
   {"op": "add", "ldif": LDIF, "controls": [..]}   (any object; e.g. a crossRef for a domain no DC serves, which
                                                    needs "relax:0": its nCName names no existing object)
+  {"op": "delete", "dn": DN}                         (the object becomes a tombstone)
+  {"op": "rename", "dn": DN, "new_dn": DN}           (modrdn: a move to another container, or a new name)
+  {"op": "remove_member", "group": NAME, "member": SAM}
+  {"op": "enable", "name": SAM} / {"op": "disable", "name": SAM}   (userAccountControl ACCOUNTDISABLE)
+  {"op": "remove_ace", "dn": DN, "sddl": "(A;...)"}  (removes the explicit ACEs equal to it; {sid:NAME} as for "ace")
+  {"op": "inherit", "dn": DN}                        (inheritance enabled again: Samba adds the inherited ACEs back)
 Used by the integration tests and the examples (tests/support/directory.rs).
 """
 import json
@@ -23,6 +30,7 @@ import sys
 
 from samba.auth import system_session
 from samba.dcerpc import security
+from samba.ndr import ndr_deepcopy
 from samba.param import LoadParm
 from samba.samdb import SamDB
 from samba.sd_utils import SDUtils
@@ -75,6 +83,13 @@ def main():
                         pass  # an identical ACE was already removed with an earlier one
             sd.type |= security.SEC_DESC_DACL_PROTECTED
             sdu.modify_sd_on_dn(op["dn"], sd, controls=["sd_flags:1:4"])
+        elif kind == "protect_converting":
+            # ADUC's "Convert inherited permissions into explicit permissions on this object".
+            sd = sdu.read_sd_on_dn(op["dn"], controls=["sd_flags:1:4"])
+            for ace in sd.dacl.aces:
+                ace.flags &= ~security.SEC_ACE_FLAG_INHERITED_ACE
+            sd.type |= security.SEC_DESC_DACL_PROTECTED
+            sdu.modify_sd_on_dn(op["dn"], sd, controls=["sd_flags:1:4"])
         elif kind == "sdprop":
             # What SDProp does to a protected account: adminCount=1 and the DACL of AdminSDHolder, inheritance off.
             holder = "CN=AdminSDHolder,CN=System," + domain_dn
@@ -100,6 +115,22 @@ def main():
             samdb.add_ldif(op["ldif"], controls=op.get("controls") or None)
         elif kind == "bulk_users":
             bulk_users(samdb, op)
+        elif kind == "delete":
+            samdb.delete(op["dn"])
+        elif kind == "rename":
+            samdb.rename(op["dn"], op["new_dn"])
+        elif kind == "remove_member":
+            samdb.add_remove_group_members(op["group"], [op["member"]], add_members_operation=False)
+        elif kind == "enable":
+            samdb.enable_account("(sAMAccountName=%s)" % op["name"])
+        elif kind == "disable":
+            samdb.disable_account("(sAMAccountName=%s)" % op["name"])
+        elif kind == "remove_ace":
+            remove_ace(samdb, sdu, op["dn"], resolve_sids(samdb, op["sddl"]))
+        elif kind == "inherit":
+            sd = sdu.read_sd_on_dn(op["dn"], controls=["sd_flags:1:4"])
+            sd.type &= ~security.SEC_DESC_DACL_PROTECTED
+            sdu.modify_sd_on_dn(op["dn"], sd, controls=["sd_flags:1:4"])
         else:
             raise SystemExit("unknown op %r" % kind)
 
@@ -122,6 +153,33 @@ def bulk_users(samdb, op):
             samdb.transaction_cancel()
             raise
         samdb.transaction_commit()
+
+
+def remove_ace(samdb, sdu, dn, sddl):
+    """Removes the explicit ACEs equal to `sddl` (SDUtils.dacl_delete_aces compares ACE objects by identity, so it
+    never finds one). Inherited ACEs are left out of the written DACL: the DC derives them again."""
+    wanted = ace_key(security.descriptor.from_sddl("D:" + sddl, security.dom_sid(samdb.get_domain_sid())).dacl.aces[0])
+    sd = sdu.read_sd_on_dn(dn, controls=["sd_flags:1:4"])
+    # A copy to iterate: the ACE objects of sd.dacl.aces point into the array that each deletion shifts.
+    for ace in ndr_deepcopy(sd.dacl).aces:
+        inherited = ace.flags & security.SEC_ACE_FLAG_INHERITED_ACE
+        if (inherited and not sd.type & security.SEC_DESC_DACL_PROTECTED) or ace_key(ace) == wanted:
+            try:
+                sd.dacl_del_ace(ace)
+            except Exception:
+                pass  # an equal ACE was already removed with an earlier one
+    sdu.modify_sd_on_dn(dn, sd, controls=["sd_flags:1:4"])
+
+
+def ace_key(ace):
+    key = (ace.type, ace.flags, ace.access_mask, str(ace.trustee))
+    if ace.type in (security.SEC_ACE_TYPE_ACCESS_ALLOWED_OBJECT, security.SEC_ACE_TYPE_ACCESS_DENIED_OBJECT):
+        flags = ace.object.flags
+        object_type = str(ace.object.type) if flags & security.SEC_ACE_OBJECT_TYPE_PRESENT else None
+        inherited = (str(ace.object.inherited_type)
+                     if flags & security.SEC_ACE_INHERITED_OBJECT_TYPE_PRESENT else None)
+        key += (object_type, inherited)
+    return key
 
 
 def resolve_sids(samdb, sddl):

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use proptest::prelude::*;
 
 use super::cause::Cause;
-use super::state::{DcIdentity, Guid, ScopeState};
+use super::state::{DcIdentity, Guid, ScopeState, UserContent};
 use super::tally::{tally, Tally, EXAMPLES};
 use crate::ad::connector::ConnectorAccount;
 use crate::ad::dn;
@@ -142,13 +142,13 @@ proptest! {
         let accounts =
             [account("MSOL_a", ACCOUNT_A, "CN=msol_a,DC=x", groups), account("MSOL_b", "S-1-5-21-1-2-3-1003", &user_dn(3, 0), &[])];
         let mut state = ScopeState::new(DcIdentity::default(), 0);
-        let mut model: BTreeMap<Guid, (String, Option<Vec<u8>>, bool, bool)> = BTreeMap::new();
+        let mut model: BTreeMap<Guid, UserContent> = BTreeMap::new();
         let mut containers: BTreeMap<usize, ()> = BTreeMap::new();
         for op in ops {
             match op {
                 Op::PutUser { guid, ou, sd, inet, admin } => {
                     state.put_user(user_guid(guid), &user_dn(guid, ou), sds[sd].as_deref(), inet, admin);
-                    model.insert(user_guid(guid), (user_dn(guid, ou), sds[sd].clone(), inet, admin));
+                    model.insert(user_guid(guid), (user_guid(guid), user_dn(guid, ou), sds[sd].clone(), inet, admin));
                 }
                 Op::Remove { guid } => {
                     state.remove(&user_guid(guid));
@@ -167,13 +167,13 @@ proptest! {
                     }
                     if was_known || matches!(op, Op::RemoveBelow { .. }) {
                         let base = dn::normalize(OUS[ou]);
-                        model.retain(|_, u| !dn::is_at_or_below(&dn::normalize(&u.0), &base));
+                        model.retain(|_, u| !dn::is_at_or_below(&dn::normalize(&u.1), &base));
                         containers.retain(|other, _| !dn::is_at_or_below(&dn::normalize(OUS[*other]), &base));
                     }
                 }
                 Op::Compact => state.compact(),
             }
-            let expected: Vec<_> = model.iter().map(|(g, (d, sd, i, a))| (*g, d.clone(), sd.clone(), *i, *a)).collect();
+            let expected: Vec<UserContent> = model.values().cloned().collect();
             prop_assert_eq!(state.content(), expected);
             prop_assert_eq!(tally(&state, &accounts), one_by_one(&state, &accounts));
         }

@@ -32,7 +32,8 @@ const PERSONS: &str = "(&(objectCategory=person)(|(objectClass=user)(objectClass
 /// The classes users live in (organizationalUnit, container, the domain root, Builtin, LostAndFound).
 const CONTAINERS: &str = "(|(objectClass=organizationalUnit)(objectClass=container)(objectClass=domainDNS)(objectClass=builtinDomain)(objectClass=lostAndFound))";
 const CONTAINER_CLASSES: [&str; 5] = ["organizationalUnit", "container", "domainDNS", "builtinDomain", "lostAndFound"];
-pub const USER_ATTRS: [&str; 4] = ["objectGUID", "nTSecurityDescriptor", "objectClass", "adminCount"];
+/// uSNChanged only to learn whether the monitoring account may read it on this user (see `ScopeState::untracked`).
+pub const USER_ATTRS: [&str; 5] = ["objectGUID", "nTSecurityDescriptor", "objectClass", "adminCount", "uSNChanged"];
 /// LDAP_SERVER_SHOW_DELETED_OID: tombstones are returned too.
 const SHOW_DELETED: &str = "1.2.840.113556.1.4.417";
 /// The well-known GUID of the Deleted Objects container (GUID_DELETED_OBJECTS_CONTAINER_W).
@@ -149,7 +150,7 @@ impl Reader<'_> {
             )
             .await?;
         for guid in &leaving {
-            state.users.remove(guid);
+            state.remove(guid);
         }
 
         // Users who changed in the scope, with their descriptors.
@@ -163,6 +164,7 @@ impl Reader<'_> {
             self.read_users(state, &base, &filter, "re-read a subtree").await?;
         }
 
+        self.reread_untracked(state).await?;
         self.drop_deleted(state, &after).await?;
         state.watermark = usn;
         Ok(())
@@ -227,6 +229,35 @@ impl Reader<'_> {
             }
         }
         Ok(rescan)
+    }
+
+    /// Reads each user whose uSNChanged the monitoring account cannot see by its GUID (wherever it is now), with the
+    /// scan's filter as the DC evaluates it: dropped when gone, disabled or out of the scope, else judged afresh.
+    async fn reread_untracked(&mut self, state: &mut ScopeState) -> Result<(), LdapError> {
+        let scope_n = dn::normalize(self.scope);
+        let guids: Vec<Guid> = state.untracked.iter().copied().collect();
+        for g in guids {
+            let hex: String = g.iter().map(|b| format!("{b:02x}")).collect();
+            let base = format!("<GUID={hex}>");
+            let entry =
+                self.session.read_matching(&base, USERS, &USER_ATTRS, vec![sd_flags_dacl()], "re-read a user").await?;
+            self.read += u64::from(entry.is_some());
+            let in_scope = |e: &Entry| dn::is_at_or_below(&dn::normalize(&e.dn), &scope_n);
+            if let Some(e) = entry.filter(in_scope) {
+                put_user(state, &e).map_err(|detail| self.protocol("re-read a user", detail))?;
+                continue;
+            }
+            // Disabled but still in the scope: no longer counted, still watched (re-enabling it moves no uSNChanged
+            // that the monitoring account could see).
+            let still =
+                self.session.read_matching(&base, PERSONS, &["objectGUID"], Vec::new(), "re-read a user").await?;
+            if still.as_ref().is_some_and(in_scope) {
+                state.users.remove(&g);
+            } else {
+                state.remove(&g);
+            }
+        }
+        Ok(())
     }
 
     /// Drops users (and containers) whose tombstones are newer than the watermark. Needs List Contents and Read
@@ -347,6 +378,11 @@ fn put_user(state: &mut ScopeState, entry: &Entry) -> Result<(), String> {
     let inet_org_person = entry.values("objectClass").any(|c| c.eq_ignore_ascii_case("inetOrgPerson"));
     let admin_count = entry.int("adminCount").ok().flatten() == Some(1);
     state.put_user(g, &entry.dn, sd, inet_org_person, admin_count);
+    if entry.raw("uSNChanged").is_empty() {
+        state.untracked.insert(g);
+    } else {
+        state.untracked.remove(&g);
+    }
     Ok(())
 }
 

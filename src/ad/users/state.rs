@@ -6,7 +6,7 @@
 //! from the descriptors each cycle (see `tally.rs`), which is what lets a changed connector token or schema default
 //! re-judge everyone without a read.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -88,6 +88,10 @@ pub struct Container {
     pub ancestor: bool,
 }
 
+/// A user as tests compare it: GUID, DN, descriptor bytes, inetOrgPerson, adminCount.
+#[cfg(test)]
+pub type UserContent = (Guid, String, Option<Vec<u8>>, bool, bool);
+
 /// How the next cycle reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
@@ -118,6 +122,10 @@ pub struct ScopeState {
     /// False after a cycle failed part-way: the next cycle rebuilds the state with a full scan.
     pub trusted: bool,
     pub users: HashMap<Guid, User>,
+    /// Users whose uSNChanged the monitoring account may not read (e.g. inheritance off and the inherited read
+    /// grants removed): no uSNChanged filter ever matches them, so each cycle reads them one by one (also when
+    /// disabled, so that their re-enabling is seen; a GUID gone from the scope leaves this set at that read).
+    pub untracked: HashSet<Guid>,
     pub containers: HashMap<Guid, Container>,
     pub sds: Descriptors,
 }
@@ -130,6 +138,7 @@ impl ScopeState {
             last_full: 0.0,
             trusted: true,
             users: HashMap::new(),
+            untracked: HashSet::new(),
             containers: HashMap::new(),
             sds: Descriptors::default(),
         }
@@ -158,6 +167,7 @@ impl ScopeState {
     /// Drops the object with this GUID (a user or a container, and then the users and containers below it).
     pub fn remove(&mut self, guid: &Guid) {
         self.users.remove(guid);
+        self.untracked.remove(guid);
         if let Some(container) = self.containers.remove(guid) {
             self.remove_below(&container.dn);
         }
@@ -202,7 +212,7 @@ impl ScopeState {
     /// The same directory content, whatever the descriptor numbering (tests compare an incremental state with a
     /// full scan's).
     #[cfg(test)]
-    pub fn content(&self) -> Vec<(Guid, String, Option<Vec<u8>>, bool, bool)> {
+    pub fn content(&self) -> Vec<UserContent> {
         let mut users: Vec<_> = self
             .users
             .iter()
