@@ -33,6 +33,11 @@ const PERSONS: &str = "(&(objectCategory=person)(|(objectClass=user)(objectClass
 const CONTAINERS: &str = "(|(objectClass=organizationalUnit)(objectClass=container)(objectClass=domainDNS)(objectClass=builtinDomain)(objectClass=lostAndFound))";
 const CONTAINER_CLASSES: [&str; 5] = ["organizationalUnit", "container", "domainDNS", "builtinDomain", "lostAndFound"];
 /// uSNChanged only to learn whether the monitoring account may read it on this user (see `ScopeState::untracked`).
+/// Equality terms per search when changes are listed by USN, and the longest span listed that way.
+const USN_TERMS_PER_SEARCH: u64 = 1000;
+const MAX_USN_TERMS: u64 = 20_000;
+/// GUIDs per search when objects are read by GUID.
+const GUIDS_PER_SEARCH: usize = 200;
 pub const USER_ATTRS: [&str; 5] = ["objectGUID", "nTSecurityDescriptor", "objectClass", "adminCount", "uSNChanged"];
 /// LDAP_SERVER_SHOW_DELETED_OID: tombstones are returned too.
 const SHOW_DELETED: &str = "1.2.840.113556.1.4.417";
@@ -122,57 +127,150 @@ impl Reader<'_> {
     /// # Errors
     /// LDAP failures; `state` is half-patched then and must not be patched again (the caller marks it untrusted).
     pub async fn incremental(&mut self, state: &mut ScopeState, since: u64, usn: u64) -> Result<(), LdapError> {
-        let after = format!("(uSNChanged>={})", since.saturating_add(1));
-        let scope = self.scope.to_string();
         let rescan = self.changed_containers(state, since).await?;
 
-        // Users who changed anywhere in the domain: dropped when they left the scope or were disabled.
-        let scope_n = dn::normalize(&scope);
-        let mut leaving = Vec::new();
-        let filter = format!("(&{PERSONS}{after})");
-        let nc = self.nc.to_string();
-        self.session
-            .search_paged(
-                &nc,
-                Scope::Subtree,
-                &filter,
-                &["objectGUID", "userAccountControl"],
-                Vec::new(),
-                self.page_size,
-                "list changed users",
-                |e| {
-                    let Some(guid) = guid(&e) else { return };
-                    let disabled = e.int("userAccountControl").ok().flatten().is_some_and(|uac| uac & 2 != 0);
-                    if disabled || !dn::is_at_or_below(&dn::normalize(&e.dn), &scope_n) {
-                        leaving.push(guid);
-                    }
-                },
-            )
-            .await?;
-        for guid in &leaving {
-            state.remove(guid);
+        // Users who changed anywhere in the domain, read by GUID with the scan's filter: judged afresh in the scope,
+        // dropped when they left it, were disabled or are no longer users.
+        let changed = self.changed_since(since, usn).await?;
+        self.reread_users(state, &changed).await?;
+
+        // Subtrees whose inherited ACEs may have changed without their users' uSNChanged moving: what the state
+        // holds below a container whose descriptor changed is re-read by GUID; a container new to the scope (or
+        // renamed, or moved) is searched, since what lies below it was never read.
+        let (searched, cached): (Vec<_>, Vec<_>) = rescan.into_iter().partition(|r| matches!(r, Rescan::Subtree(_)));
+        for base in outermost(cached.into_iter().map(Rescan::into_dn).collect()) {
+            let base_n = dn::normalize(&base);
+            let below = |d: &str| dn::is_at_or_below(&dn::normalize(d), &base_n);
+            let users: Vec<Guid> = state.users.iter().filter(|(_, u)| below(&u.dn)).map(|(g, _)| *g).collect();
+            let containers: Vec<Guid> =
+                state.containers.iter().filter(|(_, c)| !c.ancestor && below(&c.dn)).map(|(g, _)| *g).collect();
+            self.reread_users(state, &users).await?;
+            self.reread_containers(state, &containers).await?;
         }
-
-        // Users who changed in the scope, with their descriptors.
-        let filter = format!("(&{USERS}{after})");
-        self.read_users(state, &scope, &filter, "read changed users").await?;
-
-        // Subtrees whose inherited ACEs may have changed without their users' uSNChanged moving.
-        for base in outermost(rescan) {
+        for base in outermost(searched.into_iter().map(Rescan::into_dn).collect()) {
             state.remove_below(&base);
             let filter = format!("(|{USERS}{CONTAINERS})");
             self.read_users(state, &base, &filter, "re-read a subtree").await?;
         }
 
         self.reread_untracked(state).await?;
-        self.drop_deleted(state, &after).await?;
+        self.drop_deleted(state, since).await?;
         state.watermark = usn;
         Ok(())
     }
 
-    /// Lists the containers of the scope and those above it; returns the DNs whose subtrees must be re-read, and
-    /// drops from `state` what lay below containers that left the scope.
-    async fn changed_containers(&mut self, state: &mut ScopeState, since: u64) -> Result<Vec<String>, LdapError> {
+    /// The GUIDs of the objects of the domain whose uSNChanged lies in `since + 1 ..= usn` (and, when that span is
+    /// long, above it). Samba 4.17 has no range index on uSNChanged: `(uSNChanged>=N)` reads every object of the
+    /// partition, a cost that grows with the directory (measured: docs/benchmarks.md), while each `(uSNChanged=N)` is
+    /// an index lookup. So a short span is asked for as equality terms, a long one (a busy DC, a long pause) as a
+    /// range, which Windows serves from its index anyway.
+    async fn changed_since(&mut self, since: u64, usn: u64) -> Result<Vec<Guid>, LdapError> {
+        let first = since.saturating_add(1);
+        let filters: Vec<String> = if usn < first {
+            Vec::new()
+        } else if usn - first < MAX_USN_TERMS {
+            let terms = |start: u64| {
+                let end = usn.min(start + USN_TERMS_PER_SEARCH - 1);
+                let mut f = String::from("(|");
+                for u in start..=end {
+                    f.push_str(&format!("(uSNChanged={u})"));
+                }
+                f + ")"
+            };
+            (first..=usn).step_by(USN_TERMS_PER_SEARCH as usize).map(terms).collect()
+        } else {
+            vec![format!("(uSNChanged>={first})")]
+        };
+        let nc = self.nc.to_string();
+        let mut changed = Vec::new();
+        for filter in filters {
+            self.session
+                .search_paged(
+                    &nc,
+                    Scope::Subtree,
+                    &filter,
+                    &["objectGUID"],
+                    Vec::new(),
+                    self.page_size,
+                    "list changed objects",
+                    |e| {
+                        changed.extend(guid(&e));
+                    },
+                )
+                .await?;
+        }
+        Ok(changed)
+    }
+
+    /// Reads these objects by GUID with the scan's filter and their descriptors: users in the scope are judged
+    /// afresh; those the state holds that are now outside it, disabled, or not returned at all are dropped.
+    async fn reread_users(&mut self, state: &mut ScopeState, guids: &[Guid]) -> Result<(), LdapError> {
+        let scope_n = dn::normalize(self.scope);
+        let nc = self.nc.to_string();
+        for chunk in guids.chunks(GUIDS_PER_SEARCH) {
+            let filter = format!("(&{USERS}{})", guid_filter(chunk));
+            let (mut returned, mut read, mut failed) = (Vec::new(), 0, None);
+            self.session
+                .search_paged(
+                    &nc,
+                    Scope::Subtree,
+                    &filter,
+                    &USER_ATTRS,
+                    vec![sd_flags_dacl()],
+                    self.page_size,
+                    "read changed users",
+                    |e| {
+                        read += 1;
+                        let Some(g) = guid(&e) else { return };
+                        returned.push(g);
+                        if !dn::is_at_or_below(&dn::normalize(&e.dn), &scope_n) {
+                            state.remove_user(&g);
+                        } else if let Err(err) = put_user(state, &e) {
+                            failed.get_or_insert(err);
+                        }
+                    },
+                )
+                .await?;
+            self.read += read;
+            if let Some(detail) = failed {
+                return Err(self.protocol("read changed users", detail));
+            }
+            for g in chunk.iter().filter(|g| !returned.contains(g)) {
+                state.remove_user(g);
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads the descriptors of these containers by GUID (their inherited ACEs may have changed unseen).
+    async fn reread_containers(&mut self, state: &mut ScopeState, guids: &[Guid]) -> Result<(), LdapError> {
+        let nc = self.nc.to_string();
+        for chunk in guids.chunks(GUIDS_PER_SEARCH) {
+            let filter = format!("(&{CONTAINERS}{})", guid_filter(chunk));
+            let mut read = 0;
+            self.session
+                .search_paged(
+                    &nc,
+                    Scope::Subtree,
+                    &filter,
+                    &["objectGUID", "nTSecurityDescriptor"],
+                    vec![sd_flags_dacl()],
+                    self.page_size,
+                    "re-read containers",
+                    |e| {
+                        read += 1;
+                        put_container(state, &e, false);
+                    },
+                )
+                .await?;
+            self.read += read;
+        }
+        Ok(())
+    }
+
+    /// Lists the containers of the scope and those above it; returns what must be re-read below which of them,
+    /// and drops from `state` what lay below containers that left the scope.
+    async fn changed_containers(&mut self, state: &mut ScopeState, since: u64) -> Result<Vec<Rescan>, LdapError> {
         let mut listed: Vec<(Guid, String, u64, bool)> = Vec::new();
         let scope = self.scope.to_string();
         self.session
@@ -205,7 +303,7 @@ impl Reader<'_> {
         for g in gone {
             if state.containers.get(&g).is_some_and(|c| c.ancestor) {
                 // The chain above the scope changed (the scope was moved): everything is suspect.
-                rescan.push(scope.clone());
+                rescan.push(Rescan::Subtree(scope.clone()));
             }
             state.remove(&g);
         }
@@ -216,7 +314,7 @@ impl Reader<'_> {
                 continue;
             }
             if renamed {
-                // Below its old DN lie users whose DNs are stale now; the new subtree is re-read.
+                // Below its old DN lie users whose DNs are stale now; the new subtree is searched.
                 let old = state.containers.get(&g).map(|c| c.dn.to_string()).unwrap_or_default();
                 state.remove_below(&old);
             }
@@ -224,8 +322,11 @@ impl Reader<'_> {
             let before = known.and_then(|(_, sd)| sd).map(|id| state.sds.bytes(id).to_vec());
             put_container(state, &entry, ancestor);
             let after = state.containers.get(&g).and_then(|c| c.sd).map(|id| state.sds.bytes(id).to_vec());
-            if known.is_none() || renamed || before != after {
-                rescan.push(if ancestor { scope.clone() } else { dn });
+            let base = if ancestor { scope.clone() } else { dn };
+            if known.is_none() || renamed {
+                rescan.push(Rescan::Subtree(base));
+            } else if before != after {
+                rescan.push(Rescan::Cached(base));
             }
         }
         Ok(rescan)
@@ -263,7 +364,7 @@ impl Reader<'_> {
     /// Drops users (and containers) whose tombstones are newer than the watermark. Needs List Contents and Read
     /// Property on CN=Deleted Objects (administrators only, by default on Windows): without them the DC shows no
     /// Deleted Objects container, and deletions wait for the next full scan.
-    async fn drop_deleted(&mut self, state: &mut ScopeState, after: &str) -> Result<(), LdapError> {
+    async fn drop_deleted(&mut self, state: &mut ScopeState, since: u64) -> Result<(), LdapError> {
         let container = format!("<WKGUID={DELETED_OBJECTS},{}>", self.nc);
         let readable =
             self.session.read_with(&container, &["objectGUID"], vec![show_deleted()], "read Deleted Objects").await;
@@ -275,7 +376,7 @@ impl Reader<'_> {
             }
             Err(e) => return Err(e),
         }
-        let filter = format!("(&(isDeleted=TRUE){after})");
+        let filter = format!("(&(isDeleted=TRUE)(uSNChanged>={}))", since.saturating_add(1));
         let nc = self.nc.to_string();
         let mut deleted = Vec::new();
         self.session
@@ -335,6 +436,37 @@ impl Reader<'_> {
     fn protocol(&self, operation: &'static str, detail: String) -> LdapError {
         LdapError::Protocol { server: self.session.server().to_string(), operation, detail }
     }
+}
+
+/// What a changed container asks to re-read below it.
+enum Rescan {
+    /// Its descriptor changed: the users and containers the state holds below it, by GUID.
+    Cached(String),
+    /// New to the scope, renamed or moved: everything below it, by a subtree search.
+    Subtree(String),
+}
+
+impl Rescan {
+    fn into_dn(self) -> String {
+        match self {
+            Rescan::Cached(dn) | Rescan::Subtree(dn) => dn,
+        }
+    }
+}
+
+/// `(|(objectGUID=\xx..)...)`: an index lookup per GUID.
+fn guid_filter(guids: &[Guid]) -> String {
+    let mut f = String::with_capacity(16 + guids.len() * 62);
+    f.push_str("(|");
+    for g in guids {
+        f.push_str("(objectGUID=");
+        for b in g {
+            f.push_str(&format!("\\{b:02x}"));
+        }
+        f.push(')');
+    }
+    f.push(')');
+    f
 }
 
 fn show_deleted() -> RawControl {

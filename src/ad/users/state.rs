@@ -173,6 +173,12 @@ impl ScopeState {
         }
     }
 
+    /// Drops a user (not a container of that GUID).
+    pub fn remove_user(&mut self, guid: &Guid) {
+        self.users.remove(guid);
+        self.untracked.remove(guid);
+    }
+
     /// Drops every user and container at or below `base`.
     pub fn remove_below(&mut self, base: &str) {
         let base = dn::normalize(base);
