@@ -181,13 +181,29 @@ impl AdContext {
     /// # Errors
     /// LDAP failures of the read; nothing is cached then.
     pub async fn connectors(&self, session: &mut Session, domain_dn: &str) -> Result<Arc<Connectors>, LdapError> {
-        let (configured, page_size) = (&self.cfg.connector_accounts, self.cfg.page_size);
+        self.facts.connectors.get(domain_dn.to_string(), self.read_connectors(session, domain_dn)).await
+    }
+
+    /// [`AdContext::connectors`] through a session of its own, opened only when this cycle has not read them yet
+    /// (so that a probe can go on with its own session meanwhile).
+    ///
+    /// # Errors
+    /// No DC answers, or LDAP failures of the read; nothing is cached then.
+    pub async fn connectors_on_any_dc(&self, domain_dn: &str) -> Result<Arc<Connectors>, LdapError> {
         let read = async {
-            let fresh = connector::resolve(session, configured, domain_dn, page_size).await?;
-            tracing::debug!(domain = %domain_dn, accounts = fresh.accounts.len(), "connector accounts read");
-            Ok(fresh)
+            let (mut session, _) = self.any_dc().await?;
+            let fresh = self.read_connectors(&mut session, domain_dn).await;
+            session.close().await;
+            fresh
         };
         self.facts.connectors.get(domain_dn.to_string(), read).await
+    }
+
+    async fn read_connectors(&self, session: &mut Session, domain_dn: &str) -> Result<Connectors, LdapError> {
+        let (configured, page_size) = (&self.cfg.connector_accounts, self.cfg.page_size);
+        let fresh = connector::resolve(session, configured, domain_dn, page_size).await?;
+        tracing::debug!(domain = %domain_dn, accounts = fresh.accounts.len(), "connector accounts read");
+        Ok(fresh)
     }
 
     /// The forest's domains as seen from the bound DC (`session`, whose rootDSE is `root`), once per cycle: the

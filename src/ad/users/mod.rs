@@ -8,6 +8,7 @@
 //! full scan.
 
 mod cause;
+mod cycle;
 #[cfg(test)]
 mod proptests;
 mod read;
@@ -19,12 +20,11 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 pub use cause::Cause;
-use state::{Mode, ScopeState};
+use state::ScopeState;
 
-use super::connector::ConnectorAccount;
-use super::forest::{self, ForestDomain};
-use super::{dn, AdContext, LdapError, Session};
-use crate::base::{gauge, unix_now, Check, MetricDef, Need, Probe, ProbeError, ProbeOutput, Status};
+use super::forest;
+use super::{AdContext, LdapError};
+use crate::base::{gauge, MetricDef, Need, Probe, ProbeError, ProbeOutput};
 use crate::config::AdTarget;
 
 // --- metrics served by this probe
@@ -100,18 +100,26 @@ pub async fn run(ctx: &AdContext) -> Result<ProbeOutput, ProbeError> {
     let domain_dn = root.default_naming_context.clone();
     let mut out = ProbeOutput::default();
     let result = async {
-        let connectors = ctx.connectors(&mut session, &domain_dn).await?;
         let forest = ctx.forest(&mut session, &root).await;
         forest.note(&mut out);
-        let mut others = Vec::new();
-        for (domain, scopes) in forest.scope_groups(&ctx.cfg.scopes) {
-            if domain.nc.eq_ignore_ascii_case(&domain_dn) {
-                scan_scopes(ctx, &mut session, &domain, &scopes, &connectors.accounts, &mut out).await?;
-            } else {
-                others.push((domain, scopes));
-            }
-        }
-        Ok::<_, LdapError>((connectors, others))
+        let (own, others): (Vec<_>, Vec<_>) =
+            forest.scope_groups(&ctx.cfg.scopes).into_iter().partition(|(d, _)| d.nc.eq_ignore_ascii_case(&domain_dn));
+        // The connector accounts are needed only to judge: they are read on a session of their own (unless another
+        // probe read them this cycle) while this one reads the scopes.
+        let mut scanned = Vec::new();
+        let (read, connectors) = tokio::join!(
+            async {
+                for (domain, scopes) in &own {
+                    cycle::scan_scopes(ctx, &mut session, domain, scopes, &mut scanned).await?;
+                }
+                Ok::<_, LdapError>(())
+            },
+            ctx.connectors_on_any_dc(&domain_dn)
+        );
+        let judged = read.and(connectors).inspect(|c| cycle::judge(&scanned, &c.accounts, &mut out));
+        // What was read in full stays for the next cycle, whatever failed elsewhere.
+        cycle::keep(ctx, scanned);
+        Ok::<_, LdapError>((judged?, others))
     }
     .await;
     session.close().await;
@@ -119,9 +127,13 @@ pub async fn run(ctx: &AdContext) -> Result<ProbeOutput, ProbeError> {
     // A domain that fails half-way contributes nothing (fan_out scans into a scratch output).
     let accounts = &connectors.accounts;
     forest::fan_out(ctx, &others, "user scan", &mut out, |mut session, _, domain, scopes| async move {
-        let mut part = ProbeOutput::default();
-        let scanned = scan_scopes(ctx, &mut session, &domain, &scopes, accounts, &mut part).await;
-        (session, scanned.map(|()| part))
+        let (mut part, mut scanned) = (ProbeOutput::default(), Vec::new());
+        let read = cycle::scan_scopes(ctx, &mut session, &domain, &scopes, &mut scanned).await;
+        if read.is_ok() {
+            cycle::judge(&scanned, accounts, &mut part);
+        }
+        cycle::keep(ctx, scanned);
+        (session, read.map(|()| part))
     })
     .await;
     Ok(out)
@@ -148,93 +160,4 @@ impl States {
             states.insert(scope, state);
         }
     }
-}
-
-/// Scans the scopes of one domain through a session to one of its DCs: a full scan or an incremental cycle each.
-async fn scan_scopes(
-    ctx: &AdContext,
-    session: &mut Session,
-    domain: &ForestDomain,
-    scopes: &[String],
-    accounts: &[ConnectorAccount],
-    out: &mut ProbeOutput,
-) -> Result<(), LdapError> {
-    // Before anything else is read: what changes from here on has a higher uSNChanged.
-    let view = read::dc_view(session).await?;
-    if view.is_none() {
-        tracing::info!(domain = %domain.name, server = %session.server(),
-            "the DC gives no highestCommittedUSN or invocationId: every ad_users cycle reads the scopes in full");
-    }
-    for scope in scopes {
-        let key = dn::normalize(scope);
-        let problem = match session.read(scope, &["objectClass"], "read a scope").await {
-            Ok(Some(_)) => None,
-            Ok(None) => Some("no such object".to_string()),
-            // A DN outside every domain of the forest: this scope's problem, not the run's.
-            Err(e @ LdapError::Referral { .. }) => Some(e.to_string()),
-            Err(e) => return Err(e),
-        };
-        if let Some(observed) = problem {
-            drop(ctx.user_states.take(&key));
-            out.checks.push(Check {
-                id: "ad_users_scope",
-                subject: scope.clone(),
-                title: "Writeback scope exists".to_string(),
-                status: Status::Fail,
-                observed,
-                remediation: Some("Correct `scopes` in the configuration.".to_string()),
-            });
-            continue;
-        }
-        let previous = ctx.user_states.take(&key);
-        let mode = match &view {
-            Some(v) => ScopeState::plan(previous.as_ref(), v, unix_now(), ctx.cfg.full_scan_interval),
-            None => Mode::Full,
-        };
-        let mut reader =
-            read::Reader { session: &mut *session, scope, nc: &domain.nc, page_size: ctx.cfg.page_size, read: 0 };
-        let (mode, cycle) = match (mode, previous) {
-            (Mode::Incremental { since }, Some(mut state)) => {
-                let usn = view.as_ref().map_or(since, |v| v.usn);
-                let cycle = match reader.incremental(&mut state, since, usn).await {
-                    Ok(()) => Ok(state),
-                    Err(e) => Err((e, Some(state))),
-                };
-                (mode, cycle)
-            }
-            (_, previous) => {
-                let (dc, usn) = view.as_ref().map(|v| (v.identity.clone(), v.usn)).unzip();
-                let cycle = match reader.full(dc.unwrap_or_default(), usn.unwrap_or_default()).await {
-                    Ok(mut state) => {
-                        state.last_full = unix_now();
-                        Ok(state)
-                    }
-                    Err(e) => Err((e, previous)),
-                };
-                (Mode::Full, cycle)
-            }
-        };
-        let objects_read = reader.read;
-        let mut state = match cycle {
-            Ok(state) => state,
-            Err((e, kept)) => {
-                // The verdicts of before stay, but are never patched: the next cycle on this scope is a full scan.
-                if let Some(mut kept) = kept {
-                    kept.trusted = false;
-                    ctx.user_states.put(key, kept);
-                }
-                return Err(e);
-            }
-        };
-        state.compact();
-        let tally = tally::tally(&state, accounts);
-        report::emit(&domain.name, scope, accounts, &tally, out);
-        out.sample(&AD_USERS_OBJECTS_READ, &[&domain.name, scope, mode.label()], objects_read as f64);
-        out.sample(&AD_USERS_LAST_FULL_SCAN, &[&domain.name, scope], state.last_full);
-        // Without the DC's USN and identity a state could not be patched safely: none is kept.
-        if view.is_some() {
-            ctx.user_states.put(key, state);
-        }
-    }
-    Ok(())
 }
