@@ -11,8 +11,14 @@
 //!    connector accounts discovered (`MSOL_*`, the default) and configured by name; `ldapsearch` with paging (1000),
 //!    the SD flags control (DACL), the same filter and attributes; the same without `nTSecurityDescriptor`; the
 //!    domain-wide `MSOL_*` discovery search alone.
-//! 4. Prints medians, and the ratio ad_users / ldapsearch as the median of the per-round ratios. The figures and
-//!    their reading: docs/benchmarks.md. With `BENCH_USERS_HOLD=1` the DC stays up afterwards until Enter.
+//! 4. Prints medians, the ratio ad_users / ldapsearch and the ratio of the whole `check`'s wall time to
+//!    ldapsearch's, each as the median of the per-round ratios.
+//! 5. Full against incremental cycles of `ad_users` in one process holding the target's state, and that process's
+//!    memory: see [`cycles`]. 0.5 % of the users sit in `OU=Sub,OU=Bench` for that (seeded there, so every step
+//!    above scans them too).
+//!
+//! The figures and their reading: docs/benchmarks.md. With `BENCH_USERS_HOLD=1` the DC stays up afterwards until
+//! Enter. `bench_users --cycles CONFIG` is the child process of step 5, not for use by hand.
 
 #[path = "../tests/support/samba/mod.rs"]
 #[allow(dead_code)]
@@ -22,6 +28,9 @@ mod samba;
 #[allow(dead_code)]
 mod directory;
 
+#[path = "bench_users/cycles.rs"]
+mod cycles;
+
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -30,11 +39,13 @@ use std::time::{Duration, Instant};
 use samba::SambaDc;
 
 const BENCH_OU: &str = "OU=Bench,DC=corp,DC=example,DC=test";
+/// Holds 0.5 % of the users: the ones an OU DACL change reaches in the incremental cycles.
+const SUB_OU: &str = "OU=Sub,OU=Bench,DC=corp,DC=example,DC=test";
 const USER_CLASS: &str = "bf967aba-0de6-11d0-a285-00aa003049e2";
-/// The filter and attributes of `src/ad/users.rs` (keep in sync).
+/// The filter and attributes of the full scan in `src/ad/users/read.rs` (keep in sync; the descriptor first).
 const FILTER: &str =
     "(&(objectCategory=person)(|(objectClass=user)(objectClass=inetOrgPerson))(!(userAccountControl:1.2.840.113556.1.4.803:=2)))";
-const ATTRS: [&str; 3] = ["nTSecurityDescriptor", "objectClass", "adminCount"];
+const ATTRS: [&str; 5] = ["nTSecurityDescriptor", "objectGUID", "objectClass", "adminCount", "uSNChanged"];
 /// The connector discovery filter of `src/ad/connector.rs` (keep in sync).
 const DISCOVERY: &str = "(&(objectCategory=person)(objectClass=user)(sAMAccountName=MSOL_*))";
 const CONNECTOR: &str = "MSOL_0123456789ab";
@@ -67,6 +78,10 @@ struct Variant {
 }
 
 fn main() {
+    if std::env::args().nth(1).as_deref() == Some("--cycles") {
+        let config = std::env::args().nth(2).expect("--cycles CONFIG");
+        return cycles::child(Path::new(&config));
+    }
     let mut args = std::env::args().skip(1);
     let n: u32 = args.next().map_or(10_000, |a| a.replace('_', "").parse().expect("N: a number of users"));
     let reps: usize = args.next().map_or(3, |a| a.parse().expect("REPS: a number of runs"));
@@ -80,10 +95,18 @@ fn main() {
 
     eprintln!("bench: starting a Samba AD DC...");
     let dc = SambaDc::start().unwrap_or_else(|e| panic!("cannot start the Samba DC (run as root): {e}"));
-    grant(&dc);
-    eprintln!("bench: seeding {n} users into {BENCH_OU}...");
+    grant(&dc, CONNECTOR);
+    let sub = cycles::sub_users(n);
+    eprintln!("bench: seeding {n} users into {BENCH_OU}, {sub} of them into {SUB_OU}...");
     let t = Instant::now();
-    directory::Seed::default().ou(BENCH_OU).bulk_users(BENCH_OU, "bench", n, 10, SEED_BATCH).apply(&dc);
+    // OU=Sub starts with the toggled ACE, so that the first round's change removes it (the second adds it back).
+    directory::Seed::default()
+        .ou(BENCH_OU)
+        .ou(SUB_OU)
+        .ace(SUB_OU, cycles::TOGGLED_ACE)
+        .bulk_users(BENCH_OU, "bench", n - sub, 10, SEED_BATCH)
+        .bulk_users(SUB_OU, "sub", sub, 10, SEED_BATCH)
+        .apply(&dc);
     let seed = t.elapsed().as_secs_f64();
     eprintln!("bench: seeded in {seed:.1} s ({:.0} users/s)", f64::from(n) / seed);
 
@@ -105,8 +128,8 @@ fn main() {
     let mut variants = [
         variant("exporter, connector accounts discovered (MSOL_*)", check(write_config(&dc, "discovered", "")), true),
         variant("exporter, connector account configured", check(write_config(&dc, "configured", CONNECTOR)), true),
-        variant("ldapsearch scope scan, SD flags, 3 attributes", ldapsearch(BENCH_OU, FILTER, &ATTRS, true), false),
-        variant("ldapsearch scope scan, no SD (2 attributes)", ldapsearch(BENCH_OU, FILTER, &ATTRS[1..], false), false),
+        variant("ldapsearch scope scan, SD flags, 5 attributes", ldapsearch(BENCH_OU, FILTER, &ATTRS, true), false),
+        variant("ldapsearch scope scan, no SD (4 attributes)", ldapsearch(BENCH_OU, FILTER, &ATTRS[1..], false), false),
         variant("ldapsearch MSOL_* discovery", ldapsearch(samba::DOMAIN_DN, DISCOVERY, &["objectSid"], false), false),
     ];
     let ca = dc.ca_pem_path().display().to_string();
@@ -144,12 +167,18 @@ fn main() {
         println!("| {} | {probe} | {wall:.2} | {cpu:.2} | {samba:.2} | {wait:.2} | {rss:.1} |", v.name);
     }
     // The machine's speed drifts between rounds (shared cores), so compare within each round, then take the median.
-    let ratios = |i: usize| -> Vec<f64> {
-        variants[i].runs.iter().zip(&variants[2].runs).map(|(e, l)| e.probe / l.wall).collect()
+    let ratios = |i: usize, of: fn(&Run) -> f64| -> Vec<f64> {
+        variants[i].runs.iter().zip(&variants[2].runs).map(|(e, l)| of(e) / l.wall).collect()
     };
-    let (discovered, configured) = (ratios(0), ratios(1));
-    let show = |r: &[f64]| r.iter().map(|x| format!("{x:.2}")).collect::<Vec<_>>().join(", ");
+    let (discovered, configured) = (ratios(0, |r| r.probe), ratios(1, |r| r.probe));
     println!("\nad_users / ldapsearch per round: {} (account configured: {})", show(&discovered), show(&configured));
+    // The whole `check` (process start, config, ad_topology, ad_policy, ad_acl, ad_users, report) against the bare scan.
+    let (check_discovered, check_configured) = (ratios(0, |r| r.wall), ratios(1, |r| r.wall));
+    println!(
+        "check / ldapsearch (wall) per round: {} (account configured: {})",
+        show(&check_discovered),
+        show(&check_configured)
+    );
     let (ex, ls) = (median(&variants[0].runs), median(&variants[2].runs));
     println!(
         "\n| N | seed s | ad_users s | ldapsearch s | ratio | ratio, account configured | exporter peak RSS MiB |"
@@ -157,6 +186,13 @@ fn main() {
     println!("|---|---|---|---|---|---|---|");
     let (rss, r1, r2) = (ex.rss_kib as f64 / 1024.0, mid(discovered), mid(configured));
     println!("| {n} | {seed:.1} | {:.2} | {:.2} | {r1:.2}× | {r2:.2}× | {rss:.1} |", ex.probe, ls.wall);
+    let configured_wall = median(&variants[1].runs).wall;
+    println!("\n| N | check wall s | check wall s, account configured | ldapsearch s | ratio | ratio, account configured | target |");
+    println!("|---|---|---|---|---|---|---|");
+    let (r1, r2) = (mid(check_discovered), mid(check_configured));
+    println!("| {n} | {:.2} | {configured_wall:.2} | {:.2} | {r1:.2}× | {r2:.2}× | ≤ 1.1× |", ex.wall, ls.wall);
+
+    cycles::run(&dc, n, reps);
     if std::env::var_os("BENCH_USERS_HOLD").is_some() {
         eprintln!("bench: DC kept for inspection at {} (dir {}); Enter stops it", dc.ldaps_url(), dc.dir().display());
         let _ = std::io::stdin().read_line(&mut String::new());
@@ -167,18 +203,24 @@ fn loadavg() -> String {
     fs::read_to_string("/proc/loadavg").unwrap_or_default().split_whitespace().take(3).collect::<Vec<_>>().join(" ")
 }
 
-/// The connector account with the grant `Set-ADSyncPasswordWritebackPermissions` writes on the domain root.
-fn grant(dc: &SambaDc) {
-    let ace = |guid: &str, right: &str| format!("(OA;CIIO;{right};{guid};{USER_CLASS};{{sid:{CONNECTOR}}})");
+/// Rounded figures of one run each, joined for a "per round" line.
+fn show(r: &[f64]) -> String {
+    r.iter().map(|x| format!("{x:.2}")).collect::<Vec<_>>().join(", ")
+}
+
+/// A connector account with the grant `Set-ADSyncPasswordWritebackPermissions` writes on the domain root.
+fn grant(dc: &SambaDc, account: &str) {
+    let ace = |guid: &str, right: &str| format!("(OA;CIIO;{right};{guid};{USER_CLASS};{{sid:{account}}})");
     directory::Seed::default()
-        .user_with_description(CONNECTOR, "Bench-Connector-Passw0rd!", "Entra Connect (bench)")
+        .user_with_description(account, "Bench-Connector-Passw0rd!", "Entra Connect (bench)")
         .ace(samba::DOMAIN_DN, &ace("00299570-246d-11d0-a768-00aa006e0529", "CR"))
         .ace(samba::DOMAIN_DN, &ace("28630ebf-41d5-11d1-a9c1-0000f80367c1", "WP"))
         .ace(samba::DOMAIN_DN, &ace("bf967a0a-0de6-11d0-a285-00aa003049e2", "WP"))
         .apply(dc);
 }
 
-/// Writes `<dc>/bench/<name>.yml`: scope OU=Bench, page size 1000, `connector_accounts: [connector]` if not empty.
+/// Writes `<dc>/bench/<name>.yml`: scope OU=Bench, page size 1000, `connector_accounts: [connector]` if not empty
+/// (a YAML list's inside: `A, B` names two).
 fn write_config(dc: &SambaDc, name: &str, connector: &str) -> PathBuf {
     let dir = dc.dir().join("bench");
     fs::create_dir_all(&dir).expect("create the bench directory");
@@ -221,7 +263,7 @@ fn measure(dc: &SambaDc, argv: &[String], env: &[(&str, &str)], capture: bool) -
         .stdin(Stdio::null())
         .stdout(if capture { Stdio::piped() } else { Stdio::null() })
         .stderr(Stdio::piped());
-    let samba_before = samba_sched();
+    let samba_before = samba_sched(None);
     let start = Instant::now();
     let mut child = cmd.spawn().unwrap_or_else(|e| panic!("cannot run {}: {e}", argv[0]));
     // Drain the pipes while the child runs (a full pipe would stall it).
@@ -251,7 +293,7 @@ fn measure(dc: &SambaDc, argv: &[String], env: &[(&str, &str)], capture: bool) -
     // check exits 0-2 by verdict (a fresh domain FAILs on minPwdAge); 3 and others are errors.
     let ok = status.code().is_some_and(|c| c <= 2);
     assert!(ok, "{} failed ({status}):\n{}", argv[0], String::from_utf8_lossy(&stderr));
-    let samba_after = samba_sched();
+    let samba_after = samba_sched(None);
     let (samba_cpu, samba_wait) = (samba_after.0 - samba_before.0, samba_after.1 - samba_before.1);
     let mut run = Run { wall, samba_cpu, samba_wait, rss_kib, ..Run::default() };
     if use_time {
@@ -268,13 +310,19 @@ fn measure(dc: &SambaDc, argv: &[String], env: &[(&str, &str)], capture: bool) -
 
 /// Peak RSS so far of a live process (VmHWM), the fallback without /usr/bin/time.
 fn vm_hwm_kib(pid: u32) -> Option<u64> {
-    let status = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status.lines().find_map(|l| l.strip_prefix("VmHWM:"))?.trim().trim_end_matches("kB").trim().parse().ok()
+    status_kib(&pid.to_string(), "VmHWM:")
 }
 
-/// Seconds the DC's processes (this process's descendants while no measured client is alive: Samba renames its
-/// root process, so its command line no longer names its smb.conf) have run on a CPU, and waited for one, so far.
-fn samba_sched() -> (f64, f64) {
+/// A `kB` field of `/proc/<pid>/status` (`pid` may be `self`).
+fn status_kib(pid: &str, field: &str) -> Option<u64> {
+    let status = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status.lines().find_map(|l| l.strip_prefix(field))?.trim().trim_end_matches("kB").trim().parse().ok()
+}
+
+/// Seconds the DC's processes (this process's descendants while no measured client is alive, except `skip`, a
+/// measured client that is: Samba renames its root process, so its command line no longer names its smb.conf) have
+/// run on a CPU, and waited for one, so far.
+fn samba_sched(skip: Option<u32>) -> (f64, f64) {
     let Ok(entries) = fs::read_dir("/proc") else { return (0.0, 0.0) };
     let parent_of = |pid: u32| -> Option<u32> {
         let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
@@ -289,7 +337,7 @@ fn samba_sched() -> (f64, f64) {
     let mut i = 0;
     while i < tree.len() {
         let parent = tree[i];
-        tree.extend(procs.iter().filter(|p| p.1 == parent).map(|p| p.0));
+        tree.extend(procs.iter().filter(|p| p.1 == parent && Some(p.0) != skip).map(|p| p.0));
         i += 1;
     }
     let (mut run, mut wait) = (0.0, 0.0);
