@@ -86,28 +86,13 @@ impl Reader<'_> {
     pub async fn full(&mut self, dc: DcIdentity, watermark: u64) -> Result<ScopeState, LdapError> {
         let mut state = ScopeState::new(dc, watermark);
         let (scope, page) = (self.scope.to_string(), self.page_size);
-        let mut read = 0;
-        self.session
-            .search_paged(
-                &scope,
-                Scope::Subtree,
-                CONTAINERS,
-                &["objectGUID", "nTSecurityDescriptor"],
-                vec![sd_flags_dacl()],
-                page,
-                "read containers",
-                |e| {
-                    read += 1;
-                    put_container(&mut state, &e, false);
-                },
-            )
-            .await?;
+        self.read_containers_below(&mut state, &scope).await?;
         for above in dn::ancestors_up_to(self.scope, self.nc) {
-            let entry = self.read_descriptor(&above).await?;
-            if let Some(e) = entry {
+            if let Some(e) = self.read_descriptor(&above).await? {
                 put_container(&mut state, &e, true);
             }
         }
+        let mut read = 0;
         let mut failed = None;
         self.session
             .search_paged(&scope, Scope::Subtree, USERS, &USER_ATTRS, vec![sd_flags_dacl()], page, "scan users", |e| {
@@ -151,8 +136,8 @@ impl Reader<'_> {
         }
         for base in outermost(searched.into_iter().map(Rescan::into_dn).collect()) {
             state.remove_below(&base);
-            let filter = format!("(|{USERS}{CONTAINERS})");
-            self.read_users(state, &base, &filter, "re-read a subtree").await?;
+            self.read_users(state, &base, USERS, "re-read a subtree").await?;
+            self.read_containers_below(state, &base).await?;
         }
 
         self.reread_untracked(state).await?;
@@ -239,27 +224,41 @@ impl Reader<'_> {
         Ok(())
     }
 
-    /// Reads the descriptors of these containers by GUID (their inherited ACEs may have changed unseen).
+    /// Reads the descriptors of these containers by GUID (their inherited ACEs may have changed unseen), one by one
+    /// (see [`Reader::read_containers_below`]).
     async fn reread_containers(&mut self, state: &mut ScopeState, guids: &[Guid]) -> Result<(), LdapError> {
-        let nc = self.nc.to_string();
-        for chunk in guids.chunks(GUIDS_PER_SEARCH) {
-            let filter = format!("(&{CONTAINERS}{})", guid_filter(chunk));
-            let mut read = 0;
-            self.session
-                .search_bounded(
-                    &nc,
-                    Scope::Subtree,
-                    &filter,
-                    &["objectGUID", "nTSecurityDescriptor"],
-                    vec![sd_flags_dacl()],
-                    "re-read containers",
-                    |e| {
-                        read += 1;
-                        put_container(state, &e, false);
-                    },
-                )
-                .await?;
-            self.read += read;
+        for g in guids {
+            match self.read_descriptor(&guid_dn(g)).await? {
+                Some(e) => put_container(state, &e, false),
+                None => state.remove(g),
+            }
+        }
+        Ok(())
+    }
+
+    /// Lists the containers at and below `base` without their descriptors, then reads each descriptor on its own:
+    /// over a Kerberos-sealed session a listing with descriptors loses the connection ("decoding error" while
+    /// ldap3 unwraps Samba's SASL buffers; the kerberos test), and containers are few.
+    async fn read_containers_below(&mut self, state: &mut ScopeState, base: &str) -> Result<(), LdapError> {
+        let mut containers = Vec::new();
+        self.session
+            .search_paged(
+                base,
+                Scope::Subtree,
+                CONTAINERS,
+                &["objectGUID"],
+                Vec::new(),
+                self.page_size,
+                "list containers",
+                |e| {
+                    containers.push(e.dn);
+                },
+            )
+            .await?;
+        for dn in containers {
+            if let Some(e) = self.read_descriptor(&dn).await? {
+                put_container(state, &e, false);
+            }
         }
         Ok(())
     }
@@ -334,8 +333,7 @@ impl Reader<'_> {
         let scope_n = dn::normalize(self.scope);
         let guids: Vec<Guid> = state.untracked.iter().copied().collect();
         for g in guids {
-            let hex: String = g.iter().map(|b| format!("{b:02x}")).collect();
-            let base = format!("<GUID={hex}>");
+            let base = guid_dn(&g);
             let entry =
                 self.session.read_matching(&base, USERS, &USER_ATTRS, vec![sd_flags_dacl()], "re-read a user").await?;
             self.read += u64::from(entry.is_some());
@@ -448,6 +446,12 @@ impl Rescan {
             Rescan::Cached(dn) | Rescan::Subtree(dn) => dn,
         }
     }
+}
+
+/// The extended DN `<GUID=…>` that names an object wherever it is.
+fn guid_dn(g: &Guid) -> String {
+    let hex: String = g.iter().map(|b| format!("{b:02x}")).collect();
+    format!("<GUID={hex}>")
 }
 
 /// `(|(objectGUID=\xx..)...)`: an index lookup per GUID.
