@@ -9,6 +9,7 @@
 
 mod cause;
 mod cycle;
+mod entries;
 #[cfg(test)]
 mod proptests;
 mod read;
