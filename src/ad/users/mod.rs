@@ -16,6 +16,7 @@ mod read;
 mod report;
 mod state;
 mod tally;
+mod unseen;
 
 use std::collections::HashMap;
 use std::sync::Mutex;

@@ -18,7 +18,7 @@ use std::collections::HashMap;
 
 use ldap3::Scope;
 
-use super::entries::{guid, guid_dn, guid_filter, outermost, put_container, put_user, show_deleted, usn_changed};
+use super::entries::{guid, guid_dn, guid_filter, outermost, put_container, put_user, usn_changed};
 use super::state::{DcIdentity, DcView, Guid, ScopeState};
 use crate::ad::dn;
 use crate::ad::session::sd_flags_dacl;
@@ -27,7 +27,7 @@ use crate::ad::{Entry, LdapError, Session};
 /// Enabled people of class user or inetOrgPerson (computers are users too, but not persons).
 pub const USERS: &str = "(&(objectCategory=person)(|(objectClass=user)(objectClass=inetOrgPerson))(!(userAccountControl:1.2.840.113556.1.4.803:=2)))";
 /// Every person, enabled or not (to see who was disabled or left the scope).
-const PERSONS: &str = "(&(objectCategory=person)(|(objectClass=user)(objectClass=inetOrgPerson)))";
+pub const PERSONS: &str = "(&(objectCategory=person)(|(objectClass=user)(objectClass=inetOrgPerson)))";
 /// The classes users live in (organizationalUnit, container, the domain root, Builtin, LostAndFound).
 const CONTAINERS: &str = "(|(objectClass=organizationalUnit)(objectClass=container)(objectClass=domainDNS)(objectClass=builtinDomain)(objectClass=lostAndFound))";
 const CONTAINER_CLASSES: [&str; 5] = ["organizationalUnit", "container", "domainDNS", "builtinDomain", "lostAndFound"];
@@ -40,8 +40,6 @@ const MAX_USN_TERMS: u64 = 20_000;
 /// GUIDs per search when objects are read by GUID.
 const GUIDS_PER_SEARCH: usize = 100;
 pub const USER_ATTRS: [&str; 5] = ["objectGUID", "nTSecurityDescriptor", "objectClass", "adminCount", "uSNChanged"];
-/// The well-known GUID of the Deleted Objects container (GUID_DELETED_OBJECTS_CONTAINER_W).
-const DELETED_OBJECTS: &str = "18e2ea80684f11d2b9aa00c04f79f805";
 
 /// What the DC says about itself before a cycle reads anything: its USN and database identity. `None` when its
 /// rootDSE or nTDSDSA object does not say (every cycle is then a full scan, and no state is kept).
@@ -324,72 +322,6 @@ impl Reader<'_> {
         Ok(rescan)
     }
 
-    /// Reads each user whose uSNChanged the monitoring account cannot see by its GUID (wherever it is now), with the
-    /// scan's filter as the DC evaluates it: dropped when gone, disabled or out of the scope, else judged afresh.
-    async fn reread_untracked(&mut self, state: &mut ScopeState) -> Result<(), LdapError> {
-        let scope_n = dn::normalize(self.scope);
-        let guids: Vec<Guid> = state.untracked.iter().copied().collect();
-        for g in guids {
-            let base = guid_dn(&g);
-            let entry =
-                self.session.read_matching(&base, USERS, &USER_ATTRS, vec![sd_flags_dacl()], "re-read a user").await?;
-            self.read += u64::from(entry.is_some());
-            let in_scope = |e: &Entry| dn::is_at_or_below(&dn::normalize(&e.dn), &scope_n);
-            if let Some(e) = entry.filter(in_scope) {
-                put_user(state, &e).map_err(|detail| self.protocol("re-read a user", detail))?;
-                continue;
-            }
-            // Disabled but still in the scope: no longer counted, still watched (re-enabling it moves no uSNChanged
-            // that the monitoring account could see).
-            let still =
-                self.session.read_matching(&base, PERSONS, &["objectGUID"], Vec::new(), "re-read a user").await?;
-            if still.as_ref().is_some_and(in_scope) {
-                state.users.remove(&g);
-            } else {
-                state.remove(&g);
-            }
-        }
-        Ok(())
-    }
-
-    /// Drops users (and containers) whose tombstones are newer than the watermark. Needs List Contents and Read
-    /// Property on CN=Deleted Objects (administrators only, by default on Windows): without them the DC shows no
-    /// Deleted Objects container, and deletions wait for the next full scan.
-    async fn drop_deleted(&mut self, state: &mut ScopeState, since: u64) -> Result<(), LdapError> {
-        let container = format!("<WKGUID={DELETED_OBJECTS},{}>", self.nc);
-        let readable =
-            self.session.read_with(&container, &["objectGUID"], vec![show_deleted()], "read Deleted Objects").await;
-        match readable {
-            Ok(Some(_)) => {}
-            Ok(None) | Err(LdapError::Permission { .. }) => {
-                tracing::debug!(nc = %self.nc, "tombstones not readable: deletions are seen by the next full scan");
-                return Ok(());
-            }
-            Err(e) => return Err(e),
-        }
-        let filter = format!("(&(isDeleted=TRUE)(uSNChanged>={}))", since.saturating_add(1));
-        let nc = self.nc.to_string();
-        let mut deleted = Vec::new();
-        self.session
-            .search_paged(
-                &nc,
-                Scope::Subtree,
-                &filter,
-                &["objectGUID"],
-                vec![show_deleted()],
-                self.page_size,
-                "read tombstones",
-                |e| {
-                    deleted.extend(guid(&e));
-                },
-            )
-            .await?;
-        for g in &deleted {
-            state.remove(g);
-        }
-        Ok(())
-    }
-
     /// Reads users (and, with a filter that asks for them, containers) below `base` into `state`.
     async fn read_users(
         &mut self,
@@ -424,7 +356,7 @@ impl Reader<'_> {
         Ok(entry)
     }
 
-    fn protocol(&self, operation: &'static str, detail: String) -> LdapError {
+    pub(super) fn protocol(&self, operation: &'static str, detail: String) -> LdapError {
         LdapError::Protocol { server: self.session.server().to_string(), operation, detail }
     }
 }
