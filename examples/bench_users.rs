@@ -110,88 +110,110 @@ fn main() {
     let seed = t.elapsed().as_secs_f64();
     eprintln!("bench: seeded in {seed:.1} s ({:.0} users/s)", f64::from(n) / seed);
 
-    let url = dc.ldaps_url();
-    let ldapsearch = |base: &str, filter: &str, attrs: &[&str], sd: bool| -> Vec<String> {
-        let (user, password) = (samba::MONITOR_UPN, samba::MONITOR_PASSWORD);
-        let mut argv = vec!["ldapsearch", "-x", "-LLL", "-o", "ldif-wrap=no", "-D", user, "-w", password, "-H", &url];
-        argv.extend(["-b", base, "-s", "sub", "-E", "pr=1000/noprompt"]);
-        argv.extend(if sd { vec!["-E", SD_FLAGS_DACL] } else { vec![] });
-        argv.push(filter);
-        argv.extend(attrs);
-        argv.into_iter().map(String::from).collect()
-    };
-    let check = |config: PathBuf| -> Vec<String> {
-        let argv = [exporter.as_os_str(), "check".as_ref(), "--config.file".as_ref(), config.as_os_str()];
-        argv.iter().map(|a| a.to_string_lossy().into_owned()).chain(["--output".into(), "json".into()]).collect()
-    };
-    let variant = |name, argv, exporter| Variant { name, argv, exporter, runs: Vec::new() };
-    let mut variants = [
-        variant("exporter, connector accounts discovered (MSOL_*)", check(write_config(&dc, "discovered", "")), true),
-        variant("exporter, connector account configured", check(write_config(&dc, "configured", CONNECTOR)), true),
-        variant("ldapsearch scope scan, SD flags, 5 attributes", ldapsearch(BENCH_OU, FILTER, &ATTRS, true), false),
-        variant("ldapsearch scope scan, no SD (4 attributes)", ldapsearch(BENCH_OU, FILTER, &ATTRS[1..], false), false),
-        variant("ldapsearch MSOL_* discovery", ldapsearch(samba::DOMAIN_DN, DISCOVERY, &["objectSid"], false), false),
-    ];
-    let ca = dc.ca_pem_path().display().to_string();
-    let env = [("LDAPTLS_CACERT", ca.as_str())];
+    // BENCH_USERS_ONLY_CYCLES=1: only the full/incremental cycles (e.g. with BENCH_TRACE=1 to see where they go).
+    if std::env::var_os("BENCH_USERS_ONLY_CYCLES").is_none() {
+        let url = dc.ldaps_url();
+        let ldapsearch = |base: &str, filter: &str, attrs: &[&str], sd: bool| -> Vec<String> {
+            let (user, password) = (samba::MONITOR_UPN, samba::MONITOR_PASSWORD);
+            let mut argv =
+                vec!["ldapsearch", "-x", "-LLL", "-o", "ldif-wrap=no", "-D", user, "-w", password, "-H", &url];
+            argv.extend(["-b", base, "-s", "sub", "-E", "pr=1000/noprompt"]);
+            argv.extend(if sd { vec!["-E", SD_FLAGS_DACL] } else { vec![] });
+            argv.push(filter);
+            argv.extend(attrs);
+            argv.into_iter().map(String::from).collect()
+        };
+        let check = |config: PathBuf| -> Vec<String> {
+            let argv = [exporter.as_os_str(), "check".as_ref(), "--config.file".as_ref(), config.as_os_str()];
+            argv.iter().map(|a| a.to_string_lossy().into_owned()).chain(["--output".into(), "json".into()]).collect()
+        };
+        let variant = |name, argv, exporter| Variant { name, argv, exporter, runs: Vec::new() };
+        let mut variants = [
+            variant(
+                "exporter, connector accounts discovered (MSOL_*)",
+                check(write_config(&dc, "discovered", "")),
+                true,
+            ),
+            variant("exporter, connector account configured", check(write_config(&dc, "configured", CONNECTOR)), true),
+            variant("ldapsearch scope scan, SD flags, 5 attributes", ldapsearch(BENCH_OU, FILTER, &ATTRS, true), false),
+            variant(
+                "ldapsearch scope scan, no SD (4 attributes)",
+                ldapsearch(BENCH_OU, FILTER, &ATTRS[1..], false),
+                false,
+            ),
+            variant(
+                "ldapsearch MSOL_* discovery",
+                ldapsearch(samba::DOMAIN_DN, DISCOVERY, &["objectSid"], false),
+                false,
+            ),
+        ];
+        let ca = dc.ca_pem_path().display().to_string();
+        let env = [("LDAPTLS_CACERT", ca.as_str())];
 
-    // Fairness check (doubles as warm-up of the DC's caches): N entries, each with its descriptor.
-    let out = measure(&dc, &variants[2].argv, &env, true).1;
-    let lines = || out.split(|&b| b == b'\n');
-    let entries = lines().filter(|l| l.starts_with(b"dn:")).count();
-    let sds = lines().filter(|l| l.to_ascii_lowercase().starts_with(b"ntsecuritydescriptor::")).count();
-    drop(out);
-    assert!(entries == n as usize && sds == entries, "ldapsearch returned {entries} entries, {sds} SDs; expected {n}");
-    eprintln!("bench: ldapsearch returns {entries} entries, each with its nTSecurityDescriptor");
+        // Fairness check (doubles as warm-up of the DC's caches): N entries, each with its descriptor.
+        let out = measure(&dc, &variants[2].argv, &env, true).1;
+        let lines = || out.split(|&b| b == b'\n');
+        let entries = lines().filter(|l| l.starts_with(b"dn:")).count();
+        let sds = lines().filter(|l| l.to_ascii_lowercase().starts_with(b"ntsecuritydescriptor::")).count();
+        drop(out);
+        assert!(
+            entries == n as usize && sds == entries,
+            "ldapsearch returned {entries} entries, {sds} SDs; expected {n}"
+        );
+        eprintln!("bench: ldapsearch returns {entries} entries, each with its nTSecurityDescriptor");
 
-    let load_before = loadavg();
-    for rep in 1..=reps {
-        eprintln!("bench: run {rep}/{reps}");
-        for v in &mut variants {
-            let (mut run, out) = measure(&dc, &v.argv, &env, v.exporter);
-            if v.exporter {
-                run.probe = ad_users_seconds(&out, n);
+        let load_before = loadavg();
+        for rep in 1..=reps {
+            eprintln!("bench: run {rep}/{reps}");
+            for v in &mut variants {
+                let (mut run, out) = measure(&dc, &v.argv, &env, v.exporter);
+                if v.exporter {
+                    run.probe = ad_users_seconds(&out, n);
+                }
+                v.runs.push(run);
             }
-            v.runs.push(run);
         }
-    }
 
-    println!("\nN = {n}, seeding {seed:.1} s, medians of {reps} runs, load average {load_before} -> {}", loadavg());
-    println!("\n| client | ad_users s | wall s | client CPU s | Samba CPU s | Samba CPU wait s | peak RSS MiB |");
-    println!("|---|---|---|---|---|---|---|");
-    for v in &variants {
-        let r = median(&v.runs);
-        let probe = if v.exporter { format!("{:.2}", r.probe) } else { String::new() };
-        let rss = r.rss_kib as f64 / 1024.0;
-        let (wall, cpu, samba, wait) = (r.wall, r.cpu, r.samba_cpu, r.samba_wait);
-        println!("| {} | {probe} | {wall:.2} | {cpu:.2} | {samba:.2} | {wait:.2} | {rss:.1} |", v.name);
+        println!("\nN = {n}, seeding {seed:.1} s, medians of {reps} runs, load average {load_before} -> {}", loadavg());
+        println!("\n| client | ad_users s | wall s | client CPU s | Samba CPU s | Samba CPU wait s | peak RSS MiB |");
+        println!("|---|---|---|---|---|---|---|");
+        for v in &variants {
+            let r = median(&v.runs);
+            let probe = if v.exporter { format!("{:.2}", r.probe) } else { String::new() };
+            let rss = r.rss_kib as f64 / 1024.0;
+            let (wall, cpu, samba, wait) = (r.wall, r.cpu, r.samba_cpu, r.samba_wait);
+            println!("| {} | {probe} | {wall:.2} | {cpu:.2} | {samba:.2} | {wait:.2} | {rss:.1} |", v.name);
+        }
+        // The machine's speed drifts between rounds (shared cores), so compare within each round, then take the median.
+        let ratios = |i: usize, of: fn(&Run) -> f64| -> Vec<f64> {
+            variants[i].runs.iter().zip(&variants[2].runs).map(|(e, l)| of(e) / l.wall).collect()
+        };
+        let (discovered, configured) = (ratios(0, |r| r.probe), ratios(1, |r| r.probe));
+        println!(
+            "\nad_users / ldapsearch per round: {} (account configured: {})",
+            show(&discovered),
+            show(&configured)
+        );
+        // The whole `check` (process start, config, ad_topology, ad_policy, ad_acl, ad_users, report) against the bare scan.
+        let (check_discovered, check_configured) = (ratios(0, |r| r.wall), ratios(1, |r| r.wall));
+        println!(
+            "check / ldapsearch (wall) per round: {} (account configured: {})",
+            show(&check_discovered),
+            show(&check_configured)
+        );
+        let (ex, ls) = (median(&variants[0].runs), median(&variants[2].runs));
+        println!(
+            "\n| N | seed s | ad_users s | ldapsearch s | ratio | ratio, account configured | exporter peak RSS MiB |"
+        );
+        println!("|---|---|---|---|---|---|---|");
+        let (rss, r1, r2) = (ex.rss_kib as f64 / 1024.0, mid(discovered), mid(configured));
+        println!("| {n} | {seed:.1} | {:.2} | {:.2} | {r1:.2}× | {r2:.2}× | {rss:.1} |", ex.probe, ls.wall);
+        let configured_wall = median(&variants[1].runs).wall;
+        println!("\n| N | check wall s | check wall s, account configured | ldapsearch s | ratio | ratio, account configured | target |");
+        println!("|---|---|---|---|---|---|---|");
+        let (r1, r2) = (mid(check_discovered), mid(check_configured));
+        println!("| {n} | {:.2} | {configured_wall:.2} | {:.2} | {r1:.2}× | {r2:.2}× | ≤ 1.1× |", ex.wall, ls.wall);
     }
-    // The machine's speed drifts between rounds (shared cores), so compare within each round, then take the median.
-    let ratios = |i: usize, of: fn(&Run) -> f64| -> Vec<f64> {
-        variants[i].runs.iter().zip(&variants[2].runs).map(|(e, l)| of(e) / l.wall).collect()
-    };
-    let (discovered, configured) = (ratios(0, |r| r.probe), ratios(1, |r| r.probe));
-    println!("\nad_users / ldapsearch per round: {} (account configured: {})", show(&discovered), show(&configured));
-    // The whole `check` (process start, config, ad_topology, ad_policy, ad_acl, ad_users, report) against the bare scan.
-    let (check_discovered, check_configured) = (ratios(0, |r| r.wall), ratios(1, |r| r.wall));
-    println!(
-        "check / ldapsearch (wall) per round: {} (account configured: {})",
-        show(&check_discovered),
-        show(&check_configured)
-    );
-    let (ex, ls) = (median(&variants[0].runs), median(&variants[2].runs));
-    println!(
-        "\n| N | seed s | ad_users s | ldapsearch s | ratio | ratio, account configured | exporter peak RSS MiB |"
-    );
-    println!("|---|---|---|---|---|---|---|");
-    let (rss, r1, r2) = (ex.rss_kib as f64 / 1024.0, mid(discovered), mid(configured));
-    println!("| {n} | {seed:.1} | {:.2} | {:.2} | {r1:.2}× | {r2:.2}× | {rss:.1} |", ex.probe, ls.wall);
-    let configured_wall = median(&variants[1].runs).wall;
-    println!("\n| N | check wall s | check wall s, account configured | ldapsearch s | ratio | ratio, account configured | target |");
-    println!("|---|---|---|---|---|---|---|");
-    let (r1, r2) = (mid(check_discovered), mid(check_configured));
-    println!("| {n} | {:.2} | {configured_wall:.2} | {:.2} | {r1:.2}× | {r2:.2}× | ≤ 1.1× |", ex.wall, ls.wall);
-
     cycles::run(&dc, n, reps);
     if std::env::var_os("BENCH_USERS_HOLD").is_some() {
         eprintln!("bench: DC kept for inspection at {} (dir {}); Enter stops it", dc.ldaps_url(), dc.dir().display());

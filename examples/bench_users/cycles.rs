@@ -318,6 +318,13 @@ fn change(dc: &SambaDc, n: u32, rep: usize) {
 
 /// The child: holds one target context and runs `ad_users` once per line on stdin, printing a JSON line each time.
 pub fn child(config: &Path) {
+    // BENCH_TRACE=1: each LDAP session and search of the cycles on stderr, with its time (where a cycle's cost goes).
+    if std::env::var_os("BENCH_TRACE").is_some() {
+        tracing_subscriber::fmt()
+            .with_env_filter("writeback_exporter::ad::session=trace")
+            .with_writer(std::io::stderr)
+            .init();
+    }
     let config = writeback_exporter::app::load_config(config).unwrap_or_else(|e| panic!("bench config: {e}"));
     let target = config.targets[0].clone();
     let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");

@@ -32,8 +32,10 @@ pub fn guid_filter(guids: &[Guid]) -> String {
     f
 }
 
+/// Not critical: a DC that does not know it (none that is AD) returns the live objects alone, and deletions wait for
+/// the next full scan.
 pub fn show_deleted() -> RawControl {
-    RawControl { ctype: SHOW_DELETED.to_string(), crit: true, val: None }
+    RawControl { ctype: SHOW_DELETED.to_string(), crit: false, val: None }
 }
 
 pub fn guid(entry: &Entry) -> Option<Guid> {

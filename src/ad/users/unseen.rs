@@ -1,17 +1,12 @@
-//! What uSNChanged does not show an incremental cycle: deletions (read from tombstones where the monitoring account
-//! may) and users whose uSNChanged the monitoring account cannot read (re-read one by one).
+//! What uSNChanged does not show an incremental cycle: users whose uSNChanged the monitoring account cannot read
+//! (re-read one by one). Deletions come with the changed objects, as tombstones (see `Reader::changed_since`).
 
-use ldap3::Scope;
-
-use super::entries::{guid, guid_dn, put_user, show_deleted};
+use super::entries::{guid_dn, put_user};
 use super::read::{Reader, PERSONS, USERS, USER_ATTRS};
 use super::state::{Guid, ScopeState};
 use crate::ad::dn;
 use crate::ad::session::sd_flags_dacl;
 use crate::ad::{Entry, LdapError};
-
-/// The well-known GUID of the Deleted Objects container (GUID_DELETED_OBJECTS_CONTAINER_W).
-const DELETED_OBJECTS: &str = "18e2ea80684f11d2b9aa00c04f79f805";
 
 impl Reader<'_> {
     /// Reads each user whose uSNChanged the monitoring account cannot see by its GUID (wherever it is now), with the
@@ -38,44 +33,6 @@ impl Reader<'_> {
             } else {
                 state.remove(&g);
             }
-        }
-        Ok(())
-    }
-
-    /// Drops users (and containers) whose tombstones are newer than the watermark. Needs List Contents and Read
-    /// Property on CN=Deleted Objects (administrators only, by default on Windows): without them the DC shows no
-    /// Deleted Objects container, and deletions wait for the next full scan.
-    pub(super) async fn drop_deleted(&mut self, state: &mut ScopeState, since: u64) -> Result<(), LdapError> {
-        let container = format!("<WKGUID={DELETED_OBJECTS},{}>", self.nc);
-        let readable =
-            self.session.read_with(&container, &["objectGUID"], vec![show_deleted()], "read Deleted Objects").await;
-        match readable {
-            Ok(Some(_)) => {}
-            Ok(None) | Err(LdapError::Permission { .. }) => {
-                tracing::debug!(nc = %self.nc, "tombstones not readable: deletions are seen by the next full scan");
-                return Ok(());
-            }
-            Err(e) => return Err(e),
-        }
-        let filter = format!("(&(isDeleted=TRUE)(uSNChanged>={}))", since.saturating_add(1));
-        let nc = self.nc.to_string();
-        let mut deleted = Vec::new();
-        self.session
-            .search_paged(
-                &nc,
-                Scope::Subtree,
-                &filter,
-                &["objectGUID"],
-                vec![show_deleted()],
-                self.page_size,
-                "read tombstones",
-                |e| {
-                    deleted.extend(guid(&e));
-                },
-            )
-            .await?;
-        for g in &deleted {
-            state.remove(g);
         }
         Ok(())
     }
