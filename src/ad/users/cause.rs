@@ -1,5 +1,7 @@
 //! Why a user is not ready for writeback (the first cause, in the order docs/metrics.md ranks them), and the fix.
 
+use crate::ad::security::Decision;
+
 /// Why a user is not ready, in the order docs/metrics.md ranks first causes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Cause {
@@ -21,6 +23,29 @@ impl Cause {
             Cause::ObjectClass => "object_class",
             Cause::Denied => "denied",
             Cause::NotGranted => "not_granted",
+        }
+    }
+
+    /// The first cause of a user whose four rights were decided so (`None`: ready). The order is a contract
+    /// (docs/metrics.md): the protection SDProp enforces explains everything else, then the DACL's shape, then its ACEs.
+    pub fn first(
+        admin_count: bool,
+        inheritance_disabled: bool,
+        inet_org_person: bool,
+        decisions: &[Decision],
+    ) -> Option<Cause> {
+        if decisions.iter().all(|d| d.allowed()) {
+            None
+        } else if admin_count {
+            Some(Cause::Protected)
+        } else if inheritance_disabled {
+            Some(Cause::InheritanceDisabled)
+        } else if inet_org_person {
+            Some(Cause::ObjectClass)
+        } else if decisions.iter().any(|d| matches!(d, Decision::Denied { .. })) {
+            Some(Cause::Denied)
+        } else {
+            Some(Cause::NotGranted)
         }
     }
 

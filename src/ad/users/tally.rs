@@ -64,20 +64,10 @@ pub fn tally(state: &ScopeState, accounts: &[ConnectorAccount]) -> Tally {
             for (slot, decision) in account.missing.iter_mut().zip(decisions) {
                 *slot += u64::from(!decision.allowed());
             }
-            if decisions.iter().all(|d| d.allowed()) {
+            let Some(cause) = Cause::first(user.admin_count, inheritance_disabled, user.inet_org_person, decisions)
+            else {
                 account.ready += 1;
                 continue;
-            }
-            let cause = if user.admin_count {
-                Cause::Protected
-            } else if inheritance_disabled {
-                Cause::InheritanceDisabled
-            } else if user.inet_org_person {
-                Cause::ObjectClass
-            } else if decisions.iter().any(|d| matches!(d, Decision::Denied { .. })) {
-                Cause::Denied
-            } else {
-                Cause::NotGranted
             };
             account.not_ready[cause.index()] += 1;
             examples[cause.index()].push(&user.dn);

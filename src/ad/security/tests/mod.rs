@@ -58,3 +58,4 @@ use Decision::{Denied as D, Granted as G, NoDacl, NotGranted as N};
 mod access;
 mod inherit;
 mod sddl;
+mod windows;
