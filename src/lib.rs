@@ -15,6 +15,7 @@
 //! - [`metrics`]: renders the cache (and the exporter's own metrics) as Prometheus text.
 //! - [`http`]: endpoints, web config (TLS, basic auth) and the landing page; it only reads the cache.
 //! - [`check`]: the PASS/WARN/FAIL report of the `check` subcommand and the landing page.
+//! - [`explain`]: one user judged on demand: each right's deciding ACE, the policy that applies, the fix.
 //! - [`app`]: wires the stages, owns reload and shutdown.
 
 pub mod ad;
@@ -22,6 +23,7 @@ pub mod app;
 pub mod base;
 pub mod check;
 pub mod config;
+pub mod explain;
 pub mod graph;
 pub mod http;
 pub mod logging;

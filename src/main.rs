@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use writeback_exporter::{app, check, logging, metrics};
+use writeback_exporter::{app, check, explain, logging, metrics};
 
 /// `--web.max-connections` by default: well under the packaged unit's LimitNOFILE=4096.
 const DEFAULT_MAX_CONNECTIONS: u32 = 512;
@@ -61,6 +61,17 @@ enum Command {
         #[arg(long)]
         target: Option<String>,
     },
+    /// Judge one user (sAMAccountName, UPN or DN): each right's deciding ACE, the policy that applies, the fix
+    /// (exit 0 ready, 1 not ready, 3 cannot judge).
+    Explain {
+        #[arg(long, value_enum, default_value = "text")]
+        output: Output,
+        /// The target to read (may be left out when the configuration has one target with `ad:`).
+        #[arg(long)]
+        target: Option<String>,
+        /// sAMAccountName (or DOMAIN\name), userPrincipalName, or distinguished name.
+        user: String,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -115,6 +126,9 @@ fn main() -> ExitCode {
     };
     match cli.command {
         Some(Command::Check { output, target }) => runtime.block_on(run_check(&cli.config_file, output, target)),
+        Some(Command::Explain { output, target, user }) => {
+            runtime.block_on(run_explain(&cli.config_file, output, target, &user))
+        }
         None => {
             let opts = app::Options {
                 config_file: cli.config_file,
@@ -163,6 +177,58 @@ async fn run_check(file: &std::path::Path, output: Output, only: Option<String>)
         },
     }
     ExitCode::from(u8::try_from(report.summary.exit_code).unwrap_or(3))
+}
+
+/// `explain`: the user on every DC of the target, with the target's `ad_gpo` results read at the same time; both
+/// under the configured probe timeout. Exit 0 ready, 1 not ready, 3 cannot judge (including not found).
+async fn run_explain(file: &std::path::Path, output: Output, target: Option<String>, user: &str) -> ExitCode {
+    let fail = |reason: &str, message: String| {
+        match output {
+            Output::Text => eprintln!("{message}"),
+            Output::Json => println!("{}", serde_json::json!({"error": message, "reason": reason})),
+        }
+        ExitCode::from(3)
+    };
+    let cfg = match app::load_config(file) {
+        Ok(cfg) => cfg,
+        Err(e) => return fail("config", e.to_string()),
+    };
+    let with_ad: Vec<_> = cfg.targets.iter().filter(|t| t.ad.is_some()).collect();
+    let chosen = match (&target, with_ad.as_slice()) {
+        (Some(name), _) => cfg.targets.iter().find(|t| &t.name == name),
+        (None, [only]) => Some(*only),
+        (None, _) => {
+            return fail("config", format!("give --target: {} has several targets with `ad:`", file.display()))
+        }
+    };
+    let Some(chosen) = chosen else {
+        return fail("config", format!("no target named {:?} in {}", target.unwrap_or_default(), file.display()));
+    };
+    let query = match explain::UserQuery::parse(user) {
+        Ok(q) => q,
+        Err(e) => return fail(e.reason(), e.to_string()),
+    };
+    let ctx = writeback_exporter::probe::TargetContext::single_run(chosen.clone(), &cfg);
+    let Some(ad) = &ctx.ad else {
+        return fail("config", format!("target {} has no `ad:` section", chosen.name));
+    };
+    let timeout = cfg.timeout();
+    let related = explain::related::run(&ctx, timeout);
+    let explained = explain::explain(ad, &chosen.name, &query, explain::Related::default(), timeout);
+    let (related, explained) = tokio::join!(related, explained);
+    let mut explanation = match explained {
+        Ok(e) => e,
+        Err(e) => return fail(e.reason(), e.to_string()),
+    };
+    explanation.set_related(related);
+    match output {
+        Output::Text => print!("{}", explain::render::text(&explanation)),
+        Output::Json => match serde_json::to_string_pretty(&explanation) {
+            Ok(json) => println!("{json}"),
+            Err(e) => return fail("other", format!("cannot encode the explanation: {e}")),
+        },
+    }
+    ExitCode::from(explanation.exit_code())
 }
 
 /// Resolves on SIGTERM or Ctrl-C.

@@ -4,10 +4,10 @@ pub mod acl;
 pub mod connector;
 pub mod connector_health;
 pub mod discovery;
-mod dn;
+pub(crate) mod dn;
 mod error;
 mod facts;
-mod fixes;
+pub(crate) mod fixes;
 pub mod forest;
 pub mod gpo;
 #[cfg(feature = "gssapi")]
@@ -30,6 +30,8 @@ use std::time::Duration;
 
 pub use error::LdapError;
 pub use facts::{first_answering, Reuse};
+/// For `explain`, which reads user and ancestor DACLs on demand.
+pub(crate) use session::sd_flags_dacl;
 pub use session::{Entry, RootDse, Session};
 use url::Url;
 
