@@ -91,6 +91,7 @@ pub async fn run(opts: Options, shutdown: impl Future<Output = ()> + Send) -> Re
         config: config_rx,
         reload: reload_tx,
         lifecycle: opts.enable_lifecycle,
+        explain_slots: Default::default(),
     };
     let app = router(state, &opts.telemetry_path);
     let mut servers = JoinSet::new();

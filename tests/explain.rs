@@ -13,7 +13,7 @@ use ldap3::controls::RawControl;
 use ldap3::{LdapConnAsync, LdapConnSettings, Scope, SearchEntry};
 use serde_json::Value;
 use support::directory::{try_writeback, user_dn, Seed};
-use support::exporter::{write_file, BIN};
+use support::exporter::{write_file, Exporter, BIN};
 use support::samba::{self, SambaDc, DOMAIN_DN};
 use support::scenario::{self, CONNECTOR, LEGACY, PSO, STAFF};
 use writeback_exporter::ad::security::SecurityDescriptor;
@@ -262,4 +262,34 @@ async fn explain_agrees_with_the_dc_for_every_scenario_user() {
     let (code, e) = explain_json(&cfg, "nogpo", "nobody");
     assert_eq!((code, e["reason"].as_str()), (3, Some("not_found")), "{e:#}");
     assert_eq!(explain(&cfg, "nowhere", "gina", false).0, 3, "an unknown target");
+
+    // The same from the daemon's /explain: JSON equal to the CLI's, HTML with every value escaped.
+    let exporter = Exporter::start(&cfg, &[]);
+    let client = reqwest::Client::new();
+    let get = |path: String, json: bool| {
+        let req = client.get(exporter.url(&path));
+        let req = if json { req.header("Accept", "application/json") } else { req };
+        async move {
+            let resp = req.send().await.unwrap();
+            (resp.status().as_u16(), resp.text().await.unwrap())
+        }
+    };
+    for (target, user) in [("nogpo", "gina"), ("nogpo", "bob"), ("corp", "carol")] {
+        let (status, body) = get(format!("/explain?target={target}&user={user}"), true).await;
+        assert_eq!(status, 200, "{target} {user}: {body}");
+        let http: Value = serde_json::from_str(&body).unwrap();
+        let (_, cli) = explain_json(&cfg, target, user);
+        assert_eq!(http["dcs"][0]["accounts"], cli["dcs"][0]["accounts"], "{user}");
+        assert_eq!(http["verdict"]["state"], cli["verdict"]["state"], "{user}");
+    }
+    let gina_dn: String = url::form_urlencoded::byte_serialize(user_dn("gina", Some(STAFF)).as_bytes()).collect();
+    let (status, page) = get(format!("/explain?target=nogpo&user={gina_dn}"), false).await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("G-Outer &gt; G-Inner &gt; MSOL_0123456789ab"), "{page}");
+    let (status, page) = get("/explain?target=corp&user=%3Cscript%3Ealert(1)%3C%2Fscript%3E".to_string(), false).await;
+    assert_eq!(status, 404, "{page}");
+    assert!(page.contains("&lt;script&gt;alert(1)&lt;/script&gt;") && !page.contains("<script>"), "{page}");
+    let (status, body) = get("/explain?target=corp&user=nobody".to_string(), true).await;
+    assert_eq!(status, 404, "{body}");
+    assert_eq!(serde_json::from_str::<Value>(&body).unwrap()["reason"], "not_found");
 }

@@ -211,3 +211,60 @@ async fn a_reload_flood_does_not_stop_probing() {
     assert!(answers.iter().all(|(status, _)| *status == 200), "{answers:?}");
     drop(silent);
 }
+
+/// `/explain` reads the directory on request: at most two run at once (a third gets 429 at once, with Retry-After,
+/// and the slots come back when they end), behind the same basic auth as every endpoint.
+#[tokio::test]
+async fn explain_is_bounded_and_behind_basic_auth() {
+    let dir = tempfile::tempdir().unwrap();
+    let pw = write_file(dir.path(), "pw", "secret\n");
+    // A black hole: every explanation waits for the DC until the probe timeout.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let target = dead_target("a", &pw).replace("127.0.0.1:1", &silent.local_addr().unwrap().to_string());
+    let text = format!("global:\n  interval: 1h\n  timeout: 3s\ntargets:\n{target}");
+    let cfg = write_file(dir.path(), "config.yml", &text);
+    let hash = bcrypt::hash("s3cret", 4).unwrap();
+    let web = write_file(dir.path(), "web.yml", &format!("basic_auth_users:\n  prom: \"{hash}\"\n"));
+    let exporter = Exporter::start(&cfg, &[&format!("--web.config.file={}", web.display())]);
+    let client = reqwest::Client::new();
+    let ask = |user: &str, auth: bool| {
+        let mut req =
+            client.get(exporter.url(&format!("/explain?target=a&user={user}"))).header("Accept", "application/json");
+        if auth {
+            req = req.basic_auth("prom", Some("s3cret"));
+        }
+        async move {
+            let resp = req.send().await.unwrap();
+            let status = resp.status().as_u16();
+            let retry = resp.headers().get("retry-after").map(|v| v.to_str().unwrap().to_string());
+            (status, retry, resp.text().await.unwrap())
+        }
+    };
+
+    assert_eq!(ask("alice", false).await.0, 401, "no credentials, no explanation");
+    let started = std::time::Instant::now();
+    let third = async {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let answer = ask("carol", true).await;
+        (answer, started.elapsed())
+    };
+    let (first, second, ((status, retry, body), refused_after)) =
+        tokio::join!(ask("alice", true), ask("bob", true), third);
+    assert_eq!((status, retry.as_deref()), (429, Some("5")), "{body}");
+    assert!(refused_after < Duration::from_secs(2), "the third is refused at once, not queued: {refused_after:?}");
+    let body: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(body["reason"], "busy");
+    for (status, _, body) in [first, second] {
+        let body: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert!([502, 504].contains(&status), "{status} {body}");
+        assert_eq!(body["reason"], "timeout", "{body}");
+    }
+    // The slots are free again.
+    let (status, _, body) = ask("dave", true).await;
+    assert_ne!(status, 429, "{body}");
+    // Missing parameters and unknown targets, before any directory traffic.
+    let get = |path: &str| client.get(exporter.url(path)).basic_auth("prom", Some("s3cret")).send();
+    assert_eq!(get("/explain?target=a").await.unwrap().status().as_u16(), 400);
+    assert_eq!(get("/explain?target=zz&user=x").await.unwrap().status().as_u16(), 404);
+    drop(silent);
+}

@@ -4,6 +4,7 @@
 
 mod clock;
 mod descriptor;
+mod html;
 mod metric;
 mod output;
 mod reason;
@@ -11,6 +12,7 @@ mod text;
 
 pub use clock::unix_now;
 pub use descriptor::{BoxRun, Need, Probe, ProbeError, ProbeName};
+pub use html::escape_html;
 pub use metric::{counter, gauge, Kind, MetricDef};
 pub use output::{Check, ProbeOutput, Sample, Status};
 pub use reason::{out_of_file_descriptors, Reason};

@@ -34,7 +34,8 @@ pub use related::Related;
 pub use rights::{Named, Source};
 pub use verdict::{Fix, Verdict, VerdictState};
 
-use crate::ad::{AdContext, LdapError};
+use crate::ad::{AdContext, LdapError, Reuse};
+use crate::config::Target;
 
 /// Why no explanation could be given. `reason()` is bounded (docs/explain.md).
 #[derive(Debug, thiserror::Error)]
@@ -219,6 +220,25 @@ pub async fn explain(
         .map_err(|_| ExplainError::Timeout(budget))??;
     explanation.set_related(related);
     Ok(explanation)
+}
+
+/// [`explain`] for a configured target outside the scheduler (the `/explain` endpoint): a context of its own,
+/// so nothing of the scheduler's cached state is read or changed, under the configured probe timeout.
+///
+/// # Errors
+/// As [`explain`], and [`ExplainError::Query`] for a target without `ad:` or a malformed user.
+pub async fn on_demand(
+    target: &Target,
+    probe_timeout: Duration,
+    user: &str,
+    related: Related,
+) -> Result<Explanation, ExplainError> {
+    let Some(ad) = &target.ad else {
+        return Err(ExplainError::Query(format!("target {} has no `ad:` section", target.name)));
+    };
+    let query = UserQuery::parse(user)?;
+    let ctx = AdContext::new(ad.clone(), probe_timeout, Reuse::FOREVER);
+    explain(&ctx, &target.name, &query, related, probe_timeout).await
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@
 use std::fmt::Write;
 
 use super::{AccountRights, DcExplanation, Explanation, RightExplanation};
+use crate::base::escape_html as escape;
 
 /// Text width the CLI wraps at.
 pub const WIDTH: usize = 100;
@@ -171,22 +172,6 @@ pub fn text(e: &Explanation) -> String {
     for fix in &e.verdict.fixes {
         let who = fix.account.as_deref().map(|a| format!(" ({a})")).unwrap_or_default();
         wrap(&mut out, &format!("  fix {}{who}:", fix.cause), 4, &fix.text);
-    }
-    out
-}
-
-/// Escapes text for HTML element content and attribute values.
-fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
     }
     out
 }

@@ -1,6 +1,7 @@
 //! HTTP edge: serves the cached metrics, the landing page and the lifecycle endpoints.
 
 pub mod auth;
+mod explain;
 mod failures;
 mod landing;
 pub mod limits;

@@ -1,4 +1,5 @@
-//! The endpoints (README, docs/configuration.md). Handlers only read the cache; a reload is asked of the app by message.
+//! The endpoints (README, docs/configuration.md). Handlers only read the cache (but `/explain`, bounded: see
+//! [`explain`]); a reload is asked of the app by message.
 
 use std::sync::Arc;
 
@@ -10,7 +11,7 @@ use axum::Router;
 use serde::Deserialize;
 use tokio::sync::{mpsc, oneshot, watch};
 
-use super::landing;
+use super::{explain, landing};
 use crate::check::Report;
 use crate::config::Config;
 use crate::metrics::Metrics;
@@ -28,6 +29,8 @@ pub struct AppState {
     pub reload: mpsc::Sender<ReloadRequest>,
     /// `--web.enable-lifecycle`: whether `POST /-/reload` is served (403 otherwise, as in Prometheus).
     pub lifecycle: bool,
+    /// The explanations allowed to run at once (`/explain` reads the directory on request).
+    pub explain_slots: explain::Slots,
 }
 
 const TEXT_FORMAT: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -38,6 +41,7 @@ pub fn router(state: AppState, telemetry_path: &str) -> Router {
         .route("/", get(move |state| landing_page(state, metrics_path.clone())))
         .route(telemetry_path, get(metrics))
         .route("/probe", get(probe))
+        .route("/explain", get(explain::explain))
         .route("/-/healthy", get(|| async { "Healthy\n" }))
         .route("/-/ready", get(ready))
         .route("/-/reload", post(reload))
