@@ -25,6 +25,7 @@ packages=(
   curl                    # the lab's readiness checks
   systemd                 # systemd-analyze verify on the packaged unit
   python3                 # dashboards/generate.py and seed.py (Debian's, with python3-samba)
+  chromium                # tests/browser.rs: the landing page in headless Chromium (DOM, layout, screenshot)
 )
 
 names=()

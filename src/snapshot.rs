@@ -29,6 +29,8 @@ pub struct RunInfo {
     /// The failure in words (landing page, logs); never a label.
     pub error: Option<String>,
     pub reason: Option<Reason>,
+    /// Unix seconds at the end of the run: the landing page and `check --output json` show when it ran.
+    pub finished: f64,
 }
 
 type Key = (String, ProbeName);
@@ -54,19 +56,21 @@ impl Store {
     ) {
         let Ok(mut states) = self.states.write() else { return };
         let Some(state) = states.get_mut(&(target.to_string(), probe)) else { return };
+        let finished = unix_now();
         match result {
             Ok(output) => {
                 for reason in &output.partial_failures {
                     *state.failures.entry(*reason).or_default() += 1;
                 }
                 state.output = Some(Arc::new(output));
-                state.last_success = Some(unix_now());
-                state.last_run = Some(RunInfo { success: true, duration, error: None, reason: None });
+                state.last_success = Some(finished);
+                state.last_run = Some(RunInfo { success: true, duration, error: None, reason: None, finished });
             }
             Err((reason, error)) => {
                 state.output = None;
                 *state.failures.entry(reason).or_default() += 1;
-                state.last_run = Some(RunInfo { success: false, duration, error: Some(error), reason: Some(reason) });
+                state.last_run =
+                    Some(RunInfo { success: false, duration, error: Some(error), reason: Some(reason), finished });
             }
         }
     }

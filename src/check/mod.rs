@@ -1,12 +1,17 @@
 //! The `check` subcommand: run every probe of every (or one) target once, now, and report.
 
+mod group;
 mod report;
+pub mod runbook;
+mod text;
 
 use std::sync::Arc;
 use std::time::Instant;
 
 use futures_util::future::join_all;
+pub use group::{probe_errors, Fix, Group, Member, ProbeErrors};
 pub use report::{ProbeReport, Report, Summary, TargetReport};
+pub use text::causes;
 
 use crate::config::Config;
 use crate::probe::{probes_for, run_probe, TargetContext};

@@ -2,15 +2,20 @@
 
 use serde::Serialize;
 
+use super::group::{self, Group};
 use crate::base::{Check, Status};
 use crate::config::Config;
+use crate::graph::time::format_rfc3339;
 use crate::snapshot::Store;
 
 #[derive(Debug, Serialize)]
 pub struct Report {
     pub version: &'static str,
+    /// One entry per check, per probe, per target: the stable form scripts read.
     pub targets: Vec<TargetReport>,
     pub summary: Summary,
+    /// The same checks gathered by cause (see [`group`]): every target's FAIL groups, then WARN, then PASS.
+    pub groups: Vec<Group>,
 }
 
 #[derive(Debug, Serialize)]
@@ -30,6 +35,12 @@ pub struct ProbeReport {
     pub error: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub duration_seconds: Option<f64>,
+    /// When the last run ended (RFC 3339, UTC).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub finished_at: Option<String>,
+    /// The same in Unix seconds, for the landing page's "ago".
+    #[serde(skip)]
+    pub finished: Option<f64>,
     pub checks: Vec<Check>,
 }
 
@@ -75,6 +86,8 @@ impl Report {
                     reason: run.and_then(|r| r.reason).map(|r| r.as_str()),
                     error: run.and_then(|r| r.error.clone()),
                     duration_seconds: run.map(|r| r.duration.as_secs_f64()),
+                    finished_at: run.map(|r| format_rfc3339(r.finished)),
+                    finished: run.map(|r| r.finished),
                     checks,
                 });
             }
@@ -90,41 +103,13 @@ impl Report {
         } else {
             0
         };
-        Report { version: crate::metrics::VERSION, targets, summary }
+        let groups = targets.iter().flat_map(group::groups).collect();
+        Report { version: crate::metrics::VERSION, targets, summary, groups }
     }
 
-    /// The plain-text form a Windows administrator reads: one line per check, the fix under each non-PASS.
-    pub fn to_text(&self) -> String {
-        let mut out = String::new();
-        for target in &self.targets {
-            out.push_str(&format!("target {}\n", target.name));
-            for probe in &target.probes {
-                if probe.state != "ok" {
-                    let reason = probe.reason.unwrap_or("pending");
-                    let error = probe.error.as_deref().unwrap_or("the probe has not run yet");
-                    out.push_str(&format!("  ERROR {:<14} probe could not run ({reason}): {error}\n", probe.probe));
-                }
-                for check in &probe.checks {
-                    out.push_str(&format!(
-                        "  {:<5} {:<14} {} [{}]: {}\n",
-                        check.status.as_str(),
-                        probe.probe,
-                        check.title,
-                        check.subject,
-                        check.observed
-                    ));
-                    if let Some(fix) = &check.remediation {
-                        out.push_str(&format!("        fix: {fix}\n"));
-                    }
-                }
-            }
-        }
-        let s = &self.summary;
-        out.push_str(&format!(
-            "summary: {} PASS, {} WARN, {} FAIL, {} probe errors\n",
-            s.pass, s.warn, s.fail, s.probe_errors
-        ));
-        out
+    /// The groups of one target, in report order.
+    pub fn groups_of<'a>(&'a self, target: &'a str) -> impl Iterator<Item = &'a Group> + 'a {
+        self.groups.iter().filter(move |g| g.target == target)
     }
 }
 
@@ -172,17 +157,35 @@ mod tests {
         assert_eq!(exit_code(vec![Ok(vec![Fail]), Err(Reason::Connect)]), 3);
     }
 
+    /// The JSON contract: per-check entries keep exactly their fields; the grouping is an addition beside them.
     #[test]
-    fn text_report_shows_fix_and_probe_errors() {
+    fn json_keeps_check_entries_and_adds_groups() {
         let store = Store::new();
         store.register("t", POLICY, Duration::from_secs(60));
-        store.register("t", TOPOLOGY, Duration::from_secs(60));
         let mut failing = check(Status::Fail);
         failing.remediation = Some("do this".into());
-        store.record("t", POLICY, Duration::ZERO, Ok(ProbeOutput { checks: vec![failing], ..ProbeOutput::default() }));
-        store.record("t", TOPOLOGY, Duration::ZERO, Err((Reason::Tls, "bad certificate".into())));
-        let text = Report::from_store(&store, &config()).to_text();
-        assert!(text.contains("FAIL  ad_policy      t [s]: o\n        fix: do this"), "{text}");
-        assert!(text.contains("ERROR ad_topology    probe could not run (tls): bad certificate"), "{text}");
+        let checks = vec![failing.clone(), Check { subject: "s2".into(), ..failing }, check(Status::Pass)];
+        store.record("t", POLICY, Duration::ZERO, Ok(ProbeOutput { checks, ..ProbeOutput::default() }));
+        let json = serde_json::to_value(Report::from_store(&store, &config())).unwrap();
+        let keys = |v: &serde_json::Value| {
+            let mut keys: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
+            keys.sort();
+            keys
+        };
+        assert_eq!(keys(&json), ["groups", "summary", "targets", "version"]);
+        let probe = &json["targets"][0]["probes"][0];
+        assert_eq!(probe["checks"].as_array().unwrap().len(), 3);
+        assert_eq!(keys(&probe["checks"][0]), ["id", "observed", "remediation", "status", "subject", "title"]);
+        assert!(probe["finished_at"].as_str().is_some_and(|t| t.ends_with('Z')), "{probe}");
+        let groups = json["groups"].as_array().unwrap();
+        assert_eq!(groups.len(), 2, "{json:#}");
+        assert_eq!(
+            keys(&groups[0]),
+            ["count", "fixes", "id", "members", "probe", "runbook", "status", "target", "title"]
+        );
+        assert_eq!((groups[0]["status"].as_str(), groups[0]["count"].as_u64()), (Some("FAIL"), Some(2)));
+        assert_eq!(groups[0]["fixes"], serde_json::json!([{"text": "do this", "subjects": ["s", "s2"]}]));
+        assert_eq!(groups[0]["members"][1], serde_json::json!({"subject": "s2", "observed": "o"}));
+        assert_eq!(groups[1]["status"], "PASS");
     }
 }
