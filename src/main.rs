@@ -213,7 +213,7 @@ async fn run_explain(file: &std::path::Path, output: Output, target: Option<Stri
         return fail("config", format!("target {} has no `ad:` section", chosen.name));
     };
     let timeout = cfg.timeout();
-    let related = explain::related::run(&ctx, timeout);
+    let related = explain::related::run(ad, timeout);
     let explained = explain::explain(ad, &chosen.name, &query, explain::Related::default(), timeout);
     let (related, explained) = tokio::join!(related, explained);
     let mut explanation = match explained {

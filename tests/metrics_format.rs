@@ -71,7 +71,7 @@ async fn metrics_page_passes_promtool_and_matches_golden() {
     let m = exporter
         .wait_for_metrics(Duration::from_secs(60), "every probe ran once", |m| {
             ["corp", "unreachable"].iter().all(|t| {
-                ["ad_topology", "ad_policy", "ad_connector", "ad_acl", "ad_users", "ad_gpo"]
+                ["ad_topology", "ad_policy", "ad_connector", "ad_acl", "ad_users", "ad_gpo", "ad_monitoring_read"]
                     .iter()
                     .all(|p| m.has("writeback_probe_success", &[("target", t), ("probe", p)]))
             })

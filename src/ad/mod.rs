@@ -15,6 +15,7 @@ mod gssapi;
 #[cfg(not(feature = "gssapi"))]
 #[path = "gssapi_off.rs"]
 mod gssapi;
+pub mod monitoring_read;
 pub mod policy;
 mod pso;
 pub mod security;

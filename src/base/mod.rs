@@ -5,6 +5,7 @@
 mod clock;
 mod descriptor;
 mod html;
+mod judge;
 mod metric;
 mod output;
 mod reason;
@@ -13,7 +14,8 @@ mod text;
 pub use clock::unix_now;
 pub use descriptor::{BoxRun, Need, Probe, ProbeError, ProbeName};
 pub use html::escape_html;
+pub use judge::{FailedUser, UserJudge, FAILURE_CAUSES, NO_AD_CAUSE};
 pub use metric::{counter, gauge, Kind, MetricDef};
 pub use output::{Check, ProbeOutput, Sample, Status};
 pub use reason::{out_of_file_descriptors, Reason};
-pub use text::{bounded, bounded_to, redact, Scrub, MAX_SERVER_TEXT, REDACTED, TRUNCATED};
+pub use text::{bounded, bounded_to, is_guid, redact, Scrub, MAX_SERVER_TEXT, REDACTED, TRUNCATED};

@@ -42,6 +42,7 @@ pub fn anchor(check: &Check) -> &'static str {
         "entra_sync_recent" | "entra_cloud_sync_job" => "writebacksyncstale",
         "entra_cloud_sync_configurations" => "writebackgraphpermissionmissing",
         "entra_sspr_failures" => "writebackssprfailures",
+        "entra_sspr_failures_explained" => "writebackssprfailuresexplainedbyad",
         _ => INDEX,
     }
 }

@@ -87,6 +87,8 @@ pub struct EntraTarget {
     pub proxy_url: Option<Url>,
     pub min_connect_version: ConnectVersion,
     pub sspr_audit: bool,
+    /// SSPR failures judged on the AD side per `entra_sspr` run (0: none); the rest count as `unknown`.
+    pub sspr_explain_limit: u32,
 }
 
 #[derive(Debug, Clone, PartialEq)]

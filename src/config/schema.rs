@@ -186,6 +186,13 @@ pub struct EntraConfig {
     pub min_connect_version: ConnectVersion,
     #[serde(default = "yes")]
     pub sspr_audit: bool,
+    #[serde(default = "default_sspr_explain_limit")]
+    pub sspr_explain_limit: Spanned<u32>,
+}
+
+fn default_sspr_explain_limit() -> Spanned<u32> {
+    let nowhere = serde_saphyr::Location::UNKNOWN;
+    Spanned::new(20, nowhere, nowhere)
 }
 
 fn yes() -> bool {

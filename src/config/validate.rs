@@ -10,6 +10,7 @@ use url::Url;
 use super::duration::PromDuration;
 use super::schema::{self, BindMechanism, Global, RawConfig, RawGlobal};
 use super::{AdTarget, AdTls, Bind, Config, ConfigError, EntraCredential, EntraTarget, SecretSource, Target};
+use crate::base::is_guid;
 
 /// Collects the file name so each check can say `err(line, key, message)`.
 struct Ctx<'a> {
@@ -319,6 +320,11 @@ fn resolve_entra(ctx: &Ctx, key: &str, e: Spanned<schema::EntraConfig>) -> Resul
         }
         _ => None,
     };
+    // Each judged failure reads the directory (a few searches per DC), within the run's timeout.
+    let sspr_explain_limit = e.sspr_explain_limit.value;
+    if sspr_explain_limit > 1000 {
+        return Err(ctx.at(&e.sspr_explain_limit, format!("{key}.sspr_explain_limit"), "must be at most 1000"));
+    }
     Ok(EntraTarget {
         tenant_id: tenant,
         client_id: client,
@@ -330,13 +336,8 @@ fn resolve_entra(ctx: &Ctx, key: &str, e: Spanned<schema::EntraConfig>) -> Resul
         proxy_url: url(&e.proxy_url, "proxy_url", &["http", "https", "socks5", "socks5h"])?,
         min_connect_version: e.min_connect_version,
         sspr_audit: e.sspr_audit,
+        sspr_explain_limit,
     })
-}
-
-fn is_guid(s: &str) -> bool {
-    let groups: Vec<&str> = s.split('-').collect();
-    groups.len() == 5
-        && groups.iter().zip([8, 4, 4, 4, 12]).all(|(g, n)| g.len() == n && g.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
 fn is_dns_name(s: &str) -> bool {

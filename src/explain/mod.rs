@@ -12,12 +12,14 @@
 //! - [`groups`]: the membership path from the account to a group (bounded walk).
 //! - [`policy`]: the resultant password policy and when the password may change again.
 //! - [`related`]: the `ad_gpo` checks an explanation carries.
+//! - [`judge`]: users an SSPR audit event shows failing, each reduced to one cause label.
 //! - `verdict`: the verdict, its causes and fixes.
 //! - [`render`]: text and HTML.
 
 mod evaluate;
 pub mod find;
 pub mod groups;
+pub mod judge;
 pub mod policy;
 pub mod related;
 pub mod render;

@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use crate::ad::{gpo, AdContext};
 use crate::base::Check;
-use crate::probe::{probes_for, run_probe, TargetContext};
 
 /// The check ids taken from `ad_gpo`.
 pub const CHECK_IDS: [&str; 3] =
@@ -35,16 +35,17 @@ impl Related {
     }
 }
 
-/// Runs `ad_gpo` once for the target (bounded by `timeout`) and keeps its relevant checks.
-pub async fn run(ctx: &TargetContext, timeout: Duration) -> Related {
-    let Some(probe) = probes_for(&ctx.target).into_iter().find(|p| p.name.as_str() == "ad_gpo") else {
+/// Runs `ad_gpo` once on `ctx` (bounded by `timeout`) and keeps its relevant checks.
+pub async fn run(ctx: &AdContext, timeout: Duration) -> Related {
+    if !(gpo::PROBE.enabled)(&ctx.cfg) {
         return Related::unavailable(
             "probe ad_gpo is off for this target (a Kerberos bind without `gpo: true`): Group Policy minimum age \
              and RestrictRemoteSAM were not read",
         );
-    };
-    match run_probe(probe, ctx, timeout).await {
-        Ok(output) => Related::from_checks(&output.checks),
-        Err(e) => Related::unavailable(format!("probe ad_gpo failed ({}): {e}", e.reason().as_str())),
+    }
+    match tokio::time::timeout(timeout, (gpo::PROBE.run)(ctx)).await {
+        Ok(Ok(output)) => Related::from_checks(&output.checks),
+        Ok(Err(e)) => Related::unavailable(format!("probe ad_gpo failed ({}): {e}", e.reason().as_str())),
+        Err(_) => Related::unavailable(format!("probe ad_gpo did not finish within {timeout:?}")),
     }
 }

@@ -1,6 +1,7 @@
 //! Graph requests of one probe run: bearer token, retries on throttling within the run's deadline, size-limited
 //! bodies, and paging through `@odata.nextLink` on the configured Graph host only.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -25,8 +26,9 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// A Graph resource a probe reads, with the application permission it needs (named in 403 errors).
 #[derive(Debug)]
 pub struct Endpoint {
-    /// Relative to the Graph root, e.g. `v1.0/subscribedSkus`.
-    pub path: &'static str,
+    /// Relative to the Graph root, e.g. `v1.0/subscribedSkus`; owned for a path with an id in it (the caller
+    /// checks the id's form before it goes into a path).
+    pub path: Cow<'static, str>,
     /// Least-privileged application permission, as the admin finds it in the portal.
     pub permission: &'static str,
     /// Subject to the reports/audit budget of 5 requests per 10 s.
@@ -56,6 +58,11 @@ struct Page<T> {
 impl<'a> Run<'a> {
     pub fn new(ctx: &'a EntraContext, deadline: Instant) -> Run<'a> {
         Run { ctx, deadline }
+    }
+
+    /// What is left of the run's time.
+    pub fn remaining(&self) -> Duration {
+        self.deadline.saturating_duration_since(Instant::now())
     }
 
     /// GETs one object.
@@ -94,7 +101,7 @@ impl<'a> Run<'a> {
     }
 
     fn url(&self, ep: &Endpoint, query: &[(&str, &str)]) -> Result<Url, GraphError> {
-        let mut url = self.ctx.endpoints.graph(ep.path)?;
+        let mut url = self.ctx.endpoints.graph(&ep.path)?;
         if !query.is_empty() {
             url.query_pairs_mut().extend_pairs(query);
         }

@@ -137,6 +137,7 @@ mod tests {
             proxy_url: None,
             min_connect_version: "2.5.79.0".parse().unwrap(),
             sspr_audit: true,
+            sspr_explain_limit: 20,
         }
     }
 

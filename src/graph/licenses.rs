@@ -1,6 +1,7 @@
 //! Probe `entra_licenses`: does the tenant own a licence that includes self-service password reset with
 //! on-premises writeback? A SKU counts when it contains the Entra ID P1 or P2 service plan, by plan id, never by name.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use serde::Deserialize;
@@ -28,7 +29,7 @@ pub const AAD_PREMIUM: &str = "41781fb2-bc02-4b7c-bd55-b576c07bb09d";
 pub const AAD_PREMIUM_P2: &str = "eec0eb4f-6444-4f95-aba0-50c24d67f998";
 
 const SUBSCRIBED_SKUS: Endpoint = Endpoint {
-    path: "v1.0/subscribedSkus",
+    path: Cow::Borrowed("v1.0/subscribedSkus"),
     permission: "Organization.Read.All (or LicenseAssignment.Read.All)",
     audit: false,
 };

@@ -5,11 +5,13 @@
 //! - `client`, `request`, `throttle`: requests of one run under its deadline (time left, retries, bounded bodies);
 //!   Retry-After and backoff; the audit budget.
 //! - [`licenses`], [`sync`], [`sspr`]: the probes `entra_licenses`, `entra_sync`, `entra_sspr`.
+//! - [`cloud_sync`]: the probe `entra_cloud_sync` (Entra Cloud Sync configurations and their jobs, checks only).
 
 mod assertion;
 mod auth;
 mod client;
 pub mod cloud;
+pub mod cloud_sync;
 mod error;
 pub mod licenses;
 mod request;
@@ -24,6 +26,7 @@ use std::time::Duration;
 
 pub use error::GraphError;
 
+use crate::base::UserJudge;
 use crate::config::EntraTarget;
 
 /// The share of the probe timeout a run plans with, so that its own timeout error (naming the request) comes
@@ -43,6 +46,9 @@ pub struct EntraContext {
     probe_timeout: Duration,
     audit_limiter: Arc<throttle::RateLimiter>,
     sspr: Mutex<sspr::Cursor>,
+    /// The AD side of the same target, which `entra_sspr` asks why a user's reset failed; `None` for a target
+    /// without `ad:` or with `sspr_explain_limit: 0`.
+    judge: Option<Arc<dyn UserJudge>>,
 }
 
 impl fmt::Debug for EntraContext {
@@ -76,7 +82,13 @@ impl EntraContext {
             probe_timeout,
             audit_limiter: throttle::RateLimiter::shared(&key),
             sspr: Mutex::new(sspr::Cursor::new(sspr::DEFAULT_LOOKBACK)),
+            judge: None,
         }
+    }
+
+    /// Who judges the users of failed SSPR events on the AD side (see [`UserJudge`]).
+    pub fn set_judge(&mut self, judge: Arc<dyn UserJudge>) {
+        self.judge = Some(judge);
     }
 
     /// How far back `entra_sspr` looks on its first run: one interval of that probe (default 5 minutes).

@@ -1,15 +1,20 @@
 //! Probe `entra_sspr`: self-service password management audit events since the last run, added to a counter that
 //! lives as long as the target's context. No event is counted twice, across runs or pages.
 
-use std::collections::{BTreeMap, HashMap};
+use std::borrow::Cow;
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::time::Duration;
 
 use serde::Deserialize;
 
+mod causes;
+
 use super::client::Endpoint;
 use super::time::{format_rfc3339, parse_rfc3339};
 use super::EntraContext;
-use crate::base::{counter, unix_now, Check, MetricDef, Probe, ProbeError, ProbeOutput, Status};
+use crate::base::{
+    counter, unix_now, Check, MetricDef, Probe, ProbeError, ProbeOutput, Status, FAILURE_CAUSES, NO_AD_CAUSE,
+};
 use crate::config::EntraTarget;
 
 // --- metrics served by this probe
@@ -17,6 +22,12 @@ pub static ENTRA_SSPR_EVENTS_TOTAL: MetricDef = counter(
     "writeback_entra_sspr_events_total",
     &["activity", "result"],
     "Self-service Password Management audit events seen since the exporter (re)loaded its configuration; activity is the snake_case of the documented activity name or other, result is success, failure, timeout or other.",
+);
+
+pub static ENTRA_SSPR_FAILURES_EXPLAINED_TOTAL: MetricDef = counter(
+    "writeback_entra_sspr_failures_explained_total",
+    &["cause"],
+    "User-facing SSPR failures (reset, change, unlock) judged on the AD side since the exporter (re)loaded its configuration; cause is the first cause of writeback_ad_users_not_ready, min_password_age, restrict_remote_sam, ready (AD would have allowed it), not_found or unknown (not judged).",
 );
 
 /// First-run look-back when the probe's interval was not passed in (the default interval).
@@ -29,7 +40,7 @@ const MAX_PAGES: usize = 20;
 const PAGE_SIZE: &str = "500";
 
 const DIRECTORY_AUDITS: Endpoint =
-    Endpoint { path: "v1.0/auditLogs/directoryAudits", permission: "AuditLog.Read.All", audit: true };
+    Endpoint { path: Cow::Borrowed("v1.0/auditLogs/directoryAudits"), permission: "AuditLog.Read.All", audit: true };
 
 /// The documented activities of the `Self-service Password Management` service and their label values.
 pub const ACTIVITIES: [(&str, &str); 10] = [
@@ -73,7 +84,53 @@ pub struct AuditEvent {
     pub result: String,
     #[serde(default)]
     pub result_reason: Option<String>,
+    /// The objects the activity acted on; for the user-facing activities, the user (`type` "User").
+    #[serde(default)]
+    pub target_resources: Vec<TargetResource>,
 }
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TargetResource {
+    #[serde(default)]
+    pub id: Option<String>,
+    #[serde(default, rename = "type")]
+    pub kind: Option<String>,
+    #[serde(default)]
+    pub user_principal_name: Option<String>,
+}
+
+impl AuditEvent {
+    /// The user a user-facing activity acted on: the `User` target resource (else the first with a UPN).
+    fn user(&self) -> Option<&TargetResource> {
+        let is_user = |r: &&TargetResource| r.kind.as_deref().is_some_and(|k| k.eq_ignore_ascii_case("user"));
+        self.target_resources
+            .iter()
+            .find(is_user)
+            .or_else(|| self.target_resources.iter().find(|r| r.user_principal_name.is_some()))
+    }
+}
+
+/// A user-facing failure counted by this run, to be explained on the AD side.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Failed {
+    /// activityDateTime, Unix seconds.
+    pub at: f64,
+    /// The user's object id in Entra, when the event names one.
+    pub user_id: Option<String>,
+    pub upn: Option<String>,
+}
+
+/// One explained failure, as `check` and the landing page list them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Explained {
+    pub at: f64,
+    pub user: String,
+    pub cause: &'static str,
+}
+
+/// Explained failures `check` and the landing page list.
+const RECENT: usize = 10;
 
 /// Where the event stream stands, and the counter itself.
 #[derive(Debug)]
@@ -87,6 +144,12 @@ pub struct Cursor {
     /// would be re-read forever.
     catching_up: bool,
     counts: BTreeMap<(&'static str, &'static str), u64>,
+    /// `writeback_entra_sspr_failures_explained_total` per cause.
+    explained: BTreeMap<&'static str, u64>,
+    /// The last [`RECENT`] explained failures, oldest first.
+    recent: VecDeque<Explained>,
+    /// What limited the last explaining run (the limit, a missing permission), shown until the next one.
+    explain_note: Option<String>,
 }
 
 /// What one run added.
@@ -94,11 +157,22 @@ pub struct Cursor {
 pub struct Added {
     pub counts: BTreeMap<(&'static str, &'static str), u64>,
     pub failure_reasons: Vec<String>,
+    /// The user-facing failures among them, in event order.
+    pub failed: Vec<Failed>,
 }
 
 impl Cursor {
     pub fn new(lookback: Duration) -> Cursor {
-        Cursor { lookback, newest: None, seen: HashMap::new(), catching_up: false, counts: BTreeMap::new() }
+        Cursor {
+            lookback,
+            newest: None,
+            seen: HashMap::new(),
+            catching_up: false,
+            counts: BTreeMap::new(),
+            explained: BTreeMap::new(),
+            recent: VecDeque::new(),
+            explain_note: None,
+        }
     }
 
     pub fn set_lookback(&mut self, lookback: Duration) {
@@ -142,6 +216,12 @@ impl Cursor {
             *self.counts.entry(key).or_default() += 1;
             *added.counts.entry(key).or_default() += 1;
             if key.1 == "failure" && USER_FACING.contains(&key.0) {
+                let user = event.user();
+                added.failed.push(Failed {
+                    at,
+                    user_id: user.and_then(|u| u.id.clone()),
+                    upn: user.and_then(|u| u.user_principal_name.clone()),
+                });
                 if let Some(reason) = event.result_reason.as_deref().map(|r| super::error::clean(r, 120)) {
                     if !reason.is_empty() && added.failure_reasons.len() < 3 && !added.failure_reasons.contains(&reason)
                     {
@@ -156,8 +236,27 @@ impl Cursor {
         added
     }
 
-    /// Every (activity, result) pair from 0, so that `increase()` sees the first event of each.
+    /// Counts each failure under its cause (`causes[i]` for `failed[i]`) and keeps the last [`RECENT`].
+    pub fn explained(&mut self, failed: &[Failed], causes: &[&'static str], note: Option<String>) {
+        if !failed.is_empty() {
+            self.explain_note = note;
+        }
+        for (failure, cause) in failed.iter().zip(causes) {
+            *self.explained.entry(cause).or_default() += 1;
+            let user = failure.upn.clone().or_else(|| failure.user_id.clone()).unwrap_or_else(|| "(no user)".into());
+            self.recent.push_back(Explained { at: failure.at, user: super::error::clean(&user, 120), cause });
+            if self.recent.len() > RECENT {
+                self.recent.pop_front();
+            }
+        }
+    }
+
+    /// Every (activity, result) pair from 0, so that `increase()` sees the first event of each; every cause too.
     pub fn samples(&self, out: &mut ProbeOutput) {
+        for cause in FAILURE_CAUSES {
+            let value = self.explained.get(cause).copied().unwrap_or_default();
+            out.sample(&ENTRA_SSPR_FAILURES_EXPLAINED_TOTAL, &[cause], value as f64);
+        }
         let mut labels: Vec<&str> = ACTIVITIES.iter().map(|(_, l)| *l).collect();
         labels.dedup();
         labels.push("other");
@@ -173,7 +272,7 @@ impl Cursor {
 /// The probe: SSPR audit events, each counted once (needs AuditLog.Read.All).
 pub static PROBE: Probe<EntraContext, EntraTarget> = Probe {
     name: "entra_sspr",
-    metrics: &[&ENTRA_SSPR_EVENTS_TOTAL],
+    metrics: &[&ENTRA_SSPR_EVENTS_TOTAL, &ENTRA_SSPR_FAILURES_EXPLAINED_TOTAL],
     needs: &[],
     default_interval: None,
     enabled: |entra| entra.sspr_audit,
@@ -190,7 +289,8 @@ pub async fn run(ctx: &EntraContext) -> Result<ProbeOutput, ProbeError> {
         format_rfc3339(since)
     );
     let query = [("$filter", filter.as_str()), ("$orderby", "activityDateTime asc"), ("$top", PAGE_SIZE)];
-    let listing = ctx.run().list::<AuditEvent>(&DIRECTORY_AUDITS, &query, MAX_PAGES).await?;
+    let run = ctx.run();
+    let listing = run.list::<AuditEvent>(&DIRECTORY_AUDITS, &query, MAX_PAGES).await?;
     if !listing.complete {
         tracing::warn!(
             target = %ctx.name,
@@ -198,11 +298,16 @@ pub async fn run(ctx: &EntraContext) -> Result<ProbeOutput, ProbeError> {
             "more SSPR audit events than one run reads; the rest are counted by the next runs"
         );
     }
+    let added = ctx.sspr.lock().map_err(|_| poisoned())?.absorb(since, &listing.items, listing.complete);
+    // Counted now; explained after (the directory is read meanwhile, with no lock held). An event is explained
+    // once, by the run that counted it.
+    let (causes, note) = causes::failures(ctx, &run, &added.failed).await;
     let mut cursor = ctx.sspr.lock().map_err(|_| poisoned())?;
-    let added = cursor.absorb(since, &listing.items, listing.complete);
+    cursor.explained(&added.failed, &causes, note);
     let mut out = ProbeOutput::default();
     cursor.samples(&mut out);
     out.checks.push(check(&added, since));
+    out.checks.push(explained_check(&cursor.recent, &causes, cursor.explain_note.as_deref()));
     Ok(out)
 }
 
@@ -242,6 +347,36 @@ fn check(added: &Added, since: f64) -> Check {
     }
 }
 
+/// The last explained failures; WARN when this run explained one by an AD cause.
+fn explained_check(recent: &VecDeque<Explained>, this_run: &[&'static str], note: Option<&str>) -> Check {
+    let by_ad: Vec<&str> = this_run.iter().copied().filter(|c| !NO_AD_CAUSE.contains(c)).collect();
+    let mut observed = if recent.is_empty() {
+        "no user-facing SSPR failure explained yet".to_string()
+    } else {
+        let listed: Vec<String> =
+            recent.iter().rev().map(|e| format!("{} {}: {}", format_rfc3339(e.at), e.user, e.cause)).collect();
+        format!("last {} failures, newest first: {}", recent.len(), listed.join("; "))
+    };
+    if let Some(note) = note {
+        observed.push_str(&format!(" ({note})"));
+    }
+    Check {
+        id: "entra_sspr_failures_explained",
+        subject: "tenant".to_string(),
+        title: "SSPR failures are not caused on the AD side".to_string(),
+        status: if by_ad.is_empty() { Status::Pass } else { Status::Warn },
+        observed,
+        remediation: (!by_ad.is_empty()).then(|| {
+            format!(
+                "{} failure(s) of this run had an AD cause ({}): run `writeback_exporter explain --target <target> \
+                 <user>` (or the landing page's form) for the user, and apply the fix it names.",
+                by_ad.len(),
+                by_ad.join(", ")
+            )
+        }),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -253,7 +388,61 @@ mod tests {
             activity_date_time: at.to_string(),
             result: result.to_string(),
             result_reason: Some("reason".to_string()),
+            target_resources: Vec::new(),
         }
+    }
+
+    fn failed(upn: &str, at: f64) -> Failed {
+        Failed { at, user_id: None, upn: Some(upn.to_string()) }
+    }
+
+    #[test]
+    fn the_user_is_the_user_target_resource() {
+        let mut e = event("a", "2025-01-01T11:55:00Z", "Reset password (self-service)", "failure");
+        let resource = |kind: &str, upn: &str| TargetResource {
+            id: Some(format!("id-{upn}")),
+            kind: Some(kind.to_string()),
+            user_principal_name: Some(upn.to_string()),
+        };
+        e.target_resources = vec![resource("Device", "x@y"), resource("User", "alice@corp")];
+        assert_eq!(e.user().and_then(|u| u.user_principal_name.as_deref()), Some("alice@corp"));
+        e.target_resources = vec![resource("Other", "bob@corp")];
+        assert_eq!(e.user().and_then(|u| u.user_principal_name.as_deref()), Some("bob@corp"));
+        let mut cursor = Cursor::new(Duration::from_secs(600));
+        let since = parse_rfc3339("2025-01-01T11:50:00Z").unwrap();
+        let added = cursor.absorb(since, &[e], true);
+        assert_eq!(
+            added.failed,
+            [Failed { at: since + 300.0, user_id: Some("id-bob@corp".into()), upn: Some("bob@corp".into()) }]
+        );
+    }
+
+    #[test]
+    fn explained_failures_are_counted_by_cause_and_the_last_ten_kept() {
+        let mut cursor = Cursor::new(Duration::from_secs(600));
+        let failures: Vec<Failed> = (0..12).map(|i| failed(&format!("u{i}@corp"), f64::from(i))).collect();
+        let causes: Vec<&str> = (0..12).map(|i| if i % 3 == 0 { "denied" } else { "ready" }).collect();
+        cursor.explained(&failures, &causes, Some("2 over sspr_explain_limit counted as unknown".into()));
+        let mut out = ProbeOutput::default();
+        cursor.samples(&mut out);
+        let value = |cause: &str| {
+            out.samples
+                .iter()
+                .find(|s| s.metric.name == ENTRA_SSPR_FAILURES_EXPLAINED_TOTAL.name && s.labels == [cause])
+                .map(|s| s.value)
+        };
+        assert_eq!((value("denied"), value("ready"), value("unknown")), (Some(4.0), Some(8.0), Some(0.0)));
+        assert_eq!(cursor.recent.len(), 10);
+        assert_eq!(cursor.recent.front().map(|e| e.user.as_str()), Some("u2@corp"), "the oldest two dropped");
+        // A run with no failure keeps what the last explaining run said.
+        cursor.explained(&[], &[], None);
+        let check = explained_check(&cursor.recent, &[], cursor.explain_note.as_deref());
+        assert_eq!(check.status, Status::Pass, "no failure in this run");
+        assert!(check.observed.starts_with("last 10 failures, newest first: 1970-01-01T00:00:11Z u11@corp: ready;"));
+        assert!(check.observed.ends_with("(2 over sspr_explain_limit counted as unknown)"), "{}", check.observed);
+        let check = explained_check(&cursor.recent, &["ready", "denied", "not_found"], None);
+        assert_eq!(check.status, Status::Warn);
+        assert!(check.remediation.unwrap().starts_with("1 failure(s) of this run had an AD cause (denied)"));
     }
 
     #[test]
@@ -299,7 +488,9 @@ mod tests {
         assert_eq!(value("unlock_user_account_self_service", "success"), Some(1.0));
         assert_eq!(value("other", "other"), Some(1.0));
         assert_eq!(value("change_password_self_service", "timeout"), Some(0.0), "exported from 0");
-        assert_eq!(out.samples.len(), 10 * 4, "9 distinct activities + other, 4 results");
+        let events = out.samples.iter().filter(|s| s.metric.name == ENTRA_SSPR_EVENTS_TOTAL.name).count();
+        assert_eq!(events, 10 * 4, "9 distinct activities + other, 4 results");
+        assert_eq!(out.samples.len() - events, FAILURE_CAUSES.len(), "every cause from 0");
     }
 
     #[test]

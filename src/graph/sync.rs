@@ -2,6 +2,7 @@
 //! exported (beta `directory/onPremisesSynchronization`)? A refused beta call still publishes the organization part.
 
 use serde::Deserialize;
+use std::borrow::Cow;
 
 use super::client::Endpoint;
 use super::time::{format_rfc3339, parse_rfc3339};
@@ -51,11 +52,11 @@ mod verdict;
 pub use verdict::{connect_verdict, sync_age_check, MAX_SYNC_AGE_SECONDS};
 
 const ORGANIZATION: Endpoint =
-    Endpoint { path: "v1.0/organization", permission: "Organization.Read.All", audit: false };
+    Endpoint { path: Cow::Borrowed("v1.0/organization"), permission: "Organization.Read.All", audit: false };
 /// The `endpoint` label of `writeback_entra_api_permission_missing`.
 pub const ON_PREMISES_SYNCHRONIZATION_LABEL: &str = "beta/directory/onPremisesSynchronization";
 const ON_PREMISES_SYNCHRONIZATION: Endpoint = Endpoint {
-    path: "beta/directory/onPremisesSynchronization",
+    path: Cow::Borrowed("beta/directory/onPremisesSynchronization"),
     permission: "OnPremDirectorySynchronization.Read.All",
     audit: false,
 };

@@ -218,7 +218,7 @@ mod tests {
     use std::path::Path;
     use std::time::Duration;
 
-    use super::{escape, last_run, probe_href, render};
+    use super::{last_run, probe_href, render};
     use crate::base::{Check, ProbeName, ProbeOutput, Reason, Status};
     use crate::check::Report;
     use crate::snapshot::Store;

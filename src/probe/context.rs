@@ -1,8 +1,11 @@
 //! The per-target state probes run on, built once per configuration (and carried over a reload where it must).
 
+use std::sync::Arc;
+
 use crate::ad::{AdContext, Reuse};
 use crate::base::Need;
 use crate::config::{Config, Target};
+use crate::explain::judge::AdJudge;
 use crate::graph::EntraContext;
 
 use super::registry::{reuse_window, Descriptor};
@@ -48,9 +51,15 @@ impl TargetContext {
         let probe_timeout = config.timeout();
         let ad = target.ad.clone().map(|cfg| AdContext::new(cfg, probe_timeout, reuse));
         let entra = target.entra.clone().map(|cfg| {
-            let entra = EntraContext::new(&target.name, cfg, probe_timeout);
+            let explain_failures = cfg.sspr_audit && cfg.sspr_explain_limit > 0;
+            let mut entra = EntraContext::new(&target.name, cfg, probe_timeout);
             // On its first run `entra_sspr` looks back one of its intervals.
             entra.set_sspr_lookback(Descriptor::Entra(&crate::graph::sspr::PROBE).interval(config));
+            // SSPR failures are judged on the AD side of the same target, on a context of the judge's own.
+            if let (Some(ad), true) = (&target.ad, explain_failures) {
+                let ctx = AdContext::new(ad.clone(), probe_timeout, reuse);
+                entra.set_judge(Arc::new(AdJudge::new(ctx, &target.name)));
+            }
             entra
         });
         TargetContext { target, ad, entra }

@@ -19,15 +19,17 @@ pub enum Descriptor {
 }
 
 /// Every probe, in the order `check`, the landing page and /metrics list them.
-pub static PROBES: [Descriptor; 9] = [
+pub static PROBES: [Descriptor; 11] = [
     Descriptor::Ad(&ad::topology::PROBE),
     Descriptor::Ad(&ad::policy::PROBE),
     Descriptor::Ad(&ad::connector_health::PROBE),
     Descriptor::Ad(&ad::acl::PROBE),
     Descriptor::Ad(&ad::users::PROBE),
     Descriptor::Ad(&ad::gpo::PROBE),
+    Descriptor::Ad(&ad::monitoring_read::PROBE),
     Descriptor::Entra(&graph::licenses::PROBE),
     Descriptor::Entra(&graph::sync::PROBE),
+    Descriptor::Entra(&graph::cloud_sync::PROBE),
     Descriptor::Entra(&graph::sspr::PROBE),
 ];
 

@@ -117,6 +117,22 @@ pub const SKUS: &str = "/v1.0/subscribedSkus";
 pub const ORGANIZATION: &str = "/v1.0/organization";
 pub const SYNC: &str = "/beta/directory/onPremisesSynchronization";
 pub const AUDITS: &str = "/v1.0/auditLogs/directoryAudits";
+/// Service principals; Cloud Sync's are found by `applicationTemplateId` (the AD2AAD template).
+pub const SERVICE_PRINCIPALS: &str = "/v1.0/servicePrincipals";
+pub const AD2AAD_TEMPLATE: &str = "1a4721b3-e57f-4451-ae87-ef078703ec94";
+
+/// Users; `GET /v1.0/users/{id}` answers from this collection ([`GraphFake::set_collection`]), honouring `$select`.
+pub const USERS: &str = "/v1.0/users";
+
+/// The path of one user.
+pub fn user_path(id: &str) -> String {
+    format!("{USERS}/{id}")
+}
+
+/// The synchronization jobs path of a service principal (items: [`GraphFake::set_collection`] on this path).
+pub fn jobs_path(sp_id: &str) -> String {
+    format!("{SERVICE_PRINCIPALS}/{sp_id}/synchronization/jobs")
+}
 
 pub struct GraphFake {
     pub addr: SocketAddr,
@@ -293,6 +309,101 @@ pub fn audit(id: &str, at: f64, activity: &str, result: &str) -> Value {
         "initiatedBy": {"user": {"id": "x", "userPrincipalName": "alice@contoso.example"}},
         "targetResources": [],
         "additionalDetails": [],
+    })
+}
+
+/// A failed or succeeded user-facing `directoryAudit` naming its user in `targetResources`, as Microsoft documents
+/// the resource (`type` "User", with id and userPrincipalName).
+pub fn audit_for(id: &str, at: f64, activity: &str, result: &str, user_id: &str, upn: &str) -> Value {
+    let mut event = audit(id, at, activity, result);
+    event["targetResources"] = json!([{
+        "id": user_id,
+        "displayName": null,
+        "type": "User",
+        "userPrincipalName": upn,
+        "groupType": null,
+        "modifiedProperties": [],
+    }]);
+    event
+}
+
+/// A `user` resource; `on_prem_dn` is `null` for a cloud-only user, as Graph returns it.
+pub fn graph_user(id: &str, upn: &str, on_prem_dn: Option<&str>) -> Value {
+    json!({
+        "id": id,
+        "userPrincipalName": upn,
+        "displayName": upn.split('@').next().unwrap_or(upn),
+        "accountEnabled": true,
+        "onPremisesDistinguishedName": on_prem_dn,
+        "onPremisesSyncEnabled": on_prem_dn.is_some().then_some(true),
+    })
+}
+
+/// A `servicePrincipal` as `GET /v1.0/servicePrincipals` lists it; a Cloud Sync configuration's carries the AD2AAD
+/// `applicationTemplateId` and, when made in the portal, the AD domain as its display name.
+pub fn service_principal(id: &str, display_name: &str, template: Option<&str>) -> Value {
+    json!({
+        "id": id,
+        "appId": "00001111-aaaa-2222-bbbb-3333cccc4444",
+        "displayName": display_name,
+        "applicationTemplateId": template,
+        "accountEnabled": true,
+        "servicePrincipalType": "Application",
+        "signInAudience": "AzureADMyOrg",
+        "tags": ["WindowsAzureActiveDirectoryIntegratedApp"],
+    })
+}
+
+/// A `synchronizationJob` as `GET /servicePrincipals/{id}/synchronization/jobs` lists it (Microsoft's documented
+/// shape): `code` is the status code, `last` the last run's state and end; `quarantine` = (reason, error code,
+/// error message) when quarantined.
+pub fn sync_job(
+    template: &str,
+    code: &str,
+    schedule: &str,
+    last: Option<(&str, f64)>,
+    quarantine: Option<(&str, &str, &str)>,
+) -> Value {
+    let time = writeback_exporter::graph::time::format_rfc3339;
+    let execution = |state: &str, ended: f64| {
+        json!({
+            "activityIdentifier": "a9ec31bf-6c8d-4c6d-8cc9-b3a1e1bd3ae0",
+            "countEntitled": 10, "countEntitledForProvisioning": 10, "countEscrowed": 0, "countEscrowedRaw": 0,
+            "countExported": 0, "countExports": 0, "countImported": 10, "countImportedDeltas": 0,
+            "countImportedReferenceDeltas": 0,
+            "error": if state == "Failed" { json!({"code": "HybridIdentityServiceNoActiveAgents", "message": "We're unable to find an active agent for the domain you're trying to sync.", "tenantActionable": true}) } else { Value::Null },
+            "state": state,
+            "timeBegan": time(ended - 30.0),
+            "timeEnded": time(ended),
+        })
+    };
+    let successful = last.filter(|(state, _)| *state == "Succeeded").map(|(s, t)| execution(s, t));
+    json!({
+        "id": format!("{template}.fc96887f36da47508c935c28a0c0b6da.614ac0e9-a59b-481f-bd8f-79a73d167e1c"),
+        "templateId": template,
+        "schedule": {"expiration": null, "interval": "PT2M", "state": schedule},
+        "status": {
+            "code": code,
+            "countSuccessiveCompleteFailures": if quarantine.is_some() { 3 } else { 0 },
+            "escrowsPruned": false,
+            "lastExecution": last.map(|(s, t)| execution(s, t)),
+            "lastSuccessfulExecution": successful,
+            "lastSuccessfulExecutionWithExports": null,
+            "progress": [],
+            "quarantine": quarantine.map(|(reason, error, message)| json!({
+                "currentBegan": "2025-01-02T00:00:00Z",
+                "nextAttempt": "2025-01-02T06:00:00Z",
+                "reason": reason,
+                "seriesBegan": "2025-01-01T00:00:00Z",
+                "seriesCount": 3,
+                "error": {"code": error, "message": message, "tenantActionable": true},
+            })),
+            "steadyStateFirstAchievedTime": "0001-01-01T00:00:00Z",
+            "steadyStateLastAchievedTime": "0001-01-01T00:00:00Z",
+            "synchronizedEntryCountByType": [],
+            "troubleshootingUrl": null,
+        },
+        "synchronizationJobSettings": [],
     })
 }
 
@@ -500,8 +611,66 @@ fn graph(s: &mut State, path: &str, query: &str) -> Reply {
             items.sort_by(|a, b| time(a).partial_cmp(&time(b)).unwrap_or(std::cmp::Ordering::Equal));
             page(s, path, items)
         }
+        SERVICE_PRINCIPALS => {
+            // Graph filters server-side; only the AD2AAD template filter is supported here.
+            let filter = params.get("$filter").cloned().unwrap_or_default();
+            let Some(template) = filter.strip_prefix("applicationTemplateId eq '").and_then(|r| r.strip_suffix('\''))
+            else {
+                return Reply::graph_error(400, "BadRequest", "expected an applicationTemplateId filter");
+            };
+            let items: Vec<Value> = s
+                .collections
+                .get(path)
+                .cloned()
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|sp| sp["applicationTemplateId"] == template)
+                .collect();
+            page(s, path, items)
+        }
+        p if p.strip_prefix(USERS).and_then(|r| r.strip_prefix('/')).is_some_and(|id| !id.contains('/')) => {
+            let id = &p[USERS.len() + 1..];
+            let Some(user) = s.collections.get(USERS).and_then(|users| users.iter().find(|u| u["id"] == id)).cloned()
+            else {
+                return Reply::graph_error(
+                    404,
+                    "Request_ResourceNotFound",
+                    &format!("Resource '{id}' does not exist."),
+                );
+            };
+            // Graph returns only the selected properties (and the id).
+            let selected = match params.get("$select") {
+                Some(select) => {
+                    let mut out = json!({"id": user["id"].clone()});
+                    for field in select.split(',') {
+                        out[field.trim()] = user.get(field.trim()).cloned().unwrap_or(Value::Null);
+                    }
+                    out
+                }
+                None => user,
+            };
+            Reply::json(200, selected)
+        }
+        p if jobs_owner(p).is_some() => {
+            let owner = jobs_owner(p).unwrap_or_default();
+            let known = s.collections.get(SERVICE_PRINCIPALS).is_some_and(|sps| sps.iter().any(|sp| sp["id"] == owner));
+            if !known {
+                return Reply::graph_error(
+                    404,
+                    "Request_ResourceNotFound",
+                    &format!("Resource '{owner}' does not exist."),
+                );
+            }
+            page(s, path, s.collections.get(path).cloned().unwrap_or_default())
+        }
         _ => Reply::graph_error(404, "Request_ResourceNotFound", "Resource not found."),
     }
+}
+
+/// The service principal id of a `.../servicePrincipals/{id}/synchronization/jobs` path.
+fn jobs_owner(path: &str) -> Option<&str> {
+    let id = path.strip_prefix(SERVICE_PRINCIPALS)?.strip_prefix('/')?.strip_suffix("/synchronization/jobs")?;
+    (!id.is_empty() && !id.contains('/')).then_some(id)
 }
 
 /// The first `page_size` items, and a nextLink holding the rest.

@@ -215,15 +215,7 @@ async fn read_templates(
     if gpos.iter().all(|g| g.computer_disabled) {
         return Ok(gpos.into_iter().map(|g| (g, TemplateState::Skipped)).collect());
     }
-    let port = ctx.cfg.smb_port;
-    let address = resolve(ctx, server, port).await?;
-    let user = ctx.cfg.bind.user.clone().unwrap_or_default();
-    let password = match &ctx.cfg.bind.password {
-        Some(source) => source.read().map_err(SysvolError::Secret)?,
-        None => return Err(SysvolError::Config("no bind password configured".to_string()).into()),
-    };
-    let share =
-        sysvol::Sysvol::connect(server, address, port, &user, password.expose().to_string(), ctx.op_timeout).await?;
+    let share = connect_sysvol(ctx, server).await?;
     let mut out = Vec::with_capacity(gpos.len());
     let mut failure = None;
     for gpo in gpos {
@@ -254,6 +246,21 @@ async fn read_templates(
         Some(e) => Err(e.into()),
         None => Ok(out),
     }
+}
+
+/// One SMB session to `\\<server>\SYSVOL` as the bind account (also for `ad_monitoring_read`).
+///
+/// # Errors
+/// No bind password, name resolution, and the classified connect and logon failures.
+pub(crate) async fn connect_sysvol(ctx: &AdContext, server: &str) -> Result<sysvol::Sysvol, ProbeError> {
+    let port = ctx.cfg.smb_port;
+    let address = resolve(ctx, server, port).await?;
+    let user = ctx.cfg.bind.user.clone().unwrap_or_default();
+    let password = match &ctx.cfg.bind.password {
+        Some(source) => source.read().map_err(SysvolError::Secret)?,
+        None => return Err(SysvolError::Config("no bind password configured".to_string()).into()),
+    };
+    Ok(sysvol::Sysvol::connect(server, address, port, &user, password.expose().to_string(), ctx.op_timeout).await?)
 }
 
 /// The address of the DC's SMB service: the LDAP URL's host, resolved as the LDAP session resolved it.

@@ -28,15 +28,16 @@ impl Cause {
 
     /// The first cause of a user whose four rights were decided so (`None`: ready). The order is a contract
     /// (docs/metrics.md): the protection SDProp enforces explains everything else, then the DACL's shape, then its ACEs.
+    /// `protected`: AdminSDHolder protects the user (adminCount=1 as read, or its DACL is AdminSDHolder's).
     pub fn first(
-        admin_count: bool,
+        protected: bool,
         inheritance_disabled: bool,
         inet_org_person: bool,
         decisions: &[Decision],
     ) -> Option<Cause> {
         if decisions.iter().all(|d| d.allowed()) {
             None
-        } else if admin_count {
+        } else if protected {
             Some(Cause::Protected)
         } else if inheritance_disabled {
             Some(Cause::InheritanceDisabled)

@@ -1,11 +1,16 @@
 //! One `ad_users` cycle of one domain: each scope read (a full scan, or an incremental cycle on the state of the
 //! previous one), then judged for the connector accounts, then kept for the next cycle.
 
+use std::sync::Arc;
+
 use super::read::{self, Reader};
 use super::state::{Mode, ScopeState};
+use super::tally::AdminSdHolder;
 use super::{report, tally, AD_USERS_LAST_FULL_SCAN, AD_USERS_OBJECTS_READ};
 use crate::ad::connector::ConnectorAccount;
 use crate::ad::forest::ForestDomain;
+use crate::ad::monitoring_read::{admin_count_readable, monitor_principal};
+use crate::ad::session::sd_flags_dacl;
 use crate::ad::{dn, AdContext, LdapError, Session};
 use crate::base::{unix_now, Check, ProbeOutput, Status};
 
@@ -15,6 +20,44 @@ pub struct Scanned {
     scope: String,
     key: String,
     outcome: Outcome,
+    protection: Arc<Protection>,
+}
+
+/// What tells AdminSDHolder-protected users in one domain, read once per cycle (never kept: a changed AdminSDHolder
+/// re-judges every cached user).
+#[derive(Debug)]
+pub struct Protection {
+    /// AdminSDHolder's DACL; `None` when it could not be read (then only adminCount=1 tells).
+    pub holder: Option<AdminSdHolder>,
+    /// Whether the monitoring account reads adminCount (on the built-in Administrator); `None`: cannot tell.
+    pub admin_count_readable: Option<bool>,
+    /// The monitoring account as the grant names it.
+    pub monitor: String,
+}
+
+impl Protection {
+    /// # Errors
+    /// LDAP failures other than a refused read.
+    async fn read(ctx: &AdContext, session: &mut Session, nc: &str) -> Result<Protection, LdapError> {
+        let dn = format!("CN=AdminSDHolder,CN=System,{nc}");
+        let holder = match session
+            .read_with(&dn, &["nTSecurityDescriptor"], vec![sd_flags_dacl()], "read AdminSDHolder")
+            .await
+        {
+            Ok(entry) => entry,
+            Err(LdapError::Permission { .. }) => None,
+            Err(e) => return Err(e),
+        };
+        let holder = holder
+            .as_ref()
+            .and_then(|e| e.raw("nTSecurityDescriptor").first())
+            .and_then(|b| AdminSdHolder::from_descriptor(b));
+        if holder.is_none() {
+            tracing::warn!(%dn, "AdminSDHolder's DACL not readable: protected users are recognized by adminCount=1 only");
+        }
+        let admin_count_readable = admin_count_readable(session, nc).await?;
+        Ok(Protection { holder, admin_count_readable, monitor: monitor_principal(ctx) })
+    }
 }
 
 enum Outcome {
@@ -47,9 +90,16 @@ pub async fn scan_scopes(
         tracing::info!(domain = %domain.name, server = %session.server(),
             "the DC gives no highestCommittedUSN or invocationId: every ad_users cycle reads the scopes in full");
     }
+    let protection = Arc::new(Protection::read(ctx, session, &domain.nc).await?);
     for scope in scopes {
         let key = dn::normalize(scope);
-        let entry = |outcome| Scanned { domain: domain.name.clone(), scope: scope.clone(), key: key.clone(), outcome };
+        let entry = |outcome| Scanned {
+            domain: domain.name.clone(),
+            scope: scope.clone(),
+            key: key.clone(),
+            outcome,
+            protection: Arc::clone(&protection),
+        };
         let problem = match session.read(scope, &["objectClass"], "read a scope").await {
             Ok(Some(_)) => None,
             Ok(None) => Some("no such object".to_string()),
@@ -123,7 +173,8 @@ pub fn judge(scanned: &[Scanned], accounts: &[ConnectorAccount], out: &mut Probe
             }),
             Outcome::Read { state, mode, objects_read, .. } => {
                 let (domain, scope) = (s.domain.as_str(), s.scope.as_str());
-                report::emit(domain, scope, accounts, &tally::tally(state, accounts), out);
+                let tally = tally::tally_with(state, accounts, s.protection.holder.as_ref());
+                report::emit(domain, scope, accounts, &tally, &s.protection, out);
                 out.sample(&AD_USERS_OBJECTS_READ, &[domain, scope, mode.label()], *objects_read as f64);
                 out.sample(&AD_USERS_LAST_FULL_SCAN, &[domain, scope], state.last_full);
             }

@@ -48,15 +48,18 @@ pub static AD_USERS_MISSING_PERMISSION: MetricDef = gauge(
 pub static AD_USERS_NOT_READY: MetricDef = gauge(
     "writeback_ad_users_not_ready",
     &["domain", "scope", "account", "reason"],
-    "Users not ready for writeback, by first cause: protected (adminCount=1), inheritance_disabled, object_class, denied, not_granted.",
+    "Users not ready for writeback, by first cause: protected (AdminSDHolder: adminCount=1, or its DACL), inheritance_disabled, object_class, denied, not_granted.",
 );
 pub static AD_USERS_INHERITANCE_DISABLED: MetricDef = gauge(
     "writeback_ad_users_inheritance_disabled",
     &["domain", "scope"],
     "Users whose DACL is protected from inheritance (SE_DACL_PROTECTED).",
 );
-pub static AD_USERS_PROTECTED: MetricDef =
-    gauge("writeback_ad_users_protected", &["domain", "scope"], "Users with adminCount=1 (AdminSDHolder-protected).");
+pub static AD_USERS_PROTECTED: MetricDef = gauge(
+    "writeback_ad_users_protected",
+    &["domain", "scope"],
+    "AdminSDHolder-protected users: adminCount=1, or a DACL protected from inheritance and equal to AdminSDHolder's (where adminCount is hidden from the monitoring account).",
+);
 pub static AD_USERS_UNREADABLE: MetricDef = gauge(
     "writeback_ad_users_unreadable",
     &["domain", "scope"],

@@ -1,16 +1,27 @@
 //! The series and checks of one scope, from its tally.
 
 use super::cause::Cause;
+use super::cycle::Protection;
 use super::tally::Tally;
 use super::{
     AD_USERS, AD_USERS_INHERITANCE_DISABLED, AD_USERS_MISSING_PERMISSION, AD_USERS_NOT_READY, AD_USERS_PROTECTED,
     AD_USERS_READY, AD_USERS_UNREADABLE,
 };
 use crate::ad::connector::ConnectorAccount;
+use crate::ad::monitoring_read::admin_count_fix;
 use crate::ad::security::Right;
 use crate::base::{Check, ProbeOutput, Status};
 
-pub fn emit(domain: &str, scope: &str, accounts: &[ConnectorAccount], tally: &Tally, out: &mut ProbeOutput) {
+pub fn emit(
+    domain: &str,
+    scope: &str,
+    accounts: &[ConnectorAccount],
+    tally: &Tally,
+    protection: &Protection,
+    out: &mut ProbeOutput,
+) {
+    let hidden = protection.admin_count_readable == Some(false);
+    let note = hidden.then(|| admin_count_note(protection, tally));
     out.sample(&AD_USERS, &[domain, scope], tally.users as f64);
     out.sample(&AD_USERS_PROTECTED, &[domain, scope], tally.protected as f64);
     out.sample(&AD_USERS_INHERITANCE_DISABLED, &[domain, scope], tally.inheritance_disabled as f64);
@@ -35,7 +46,10 @@ pub fn emit(domain: &str, scope: &str, accounts: &[ConnectorAccount], tally: &Ta
             } else {
                 Status::Fail
             },
-            observed: format!("{} of {} enabled users ready", t.ready, tally.users),
+            observed: match &note {
+                Some(note) => format!("{} of {} enabled users ready; {note}", t.ready, tally.users),
+                None => format!("{} of {} enabled users ready", t.ready, tally.users),
+            },
             remediation: None,
         });
         for cause in Cause::ALL {
@@ -43,13 +57,27 @@ pub fn emit(domain: &str, scope: &str, accounts: &[ConnectorAccount], tally: &Ta
             if n == 0 {
                 continue;
             }
+            let mut observed = format!("{n} users, e.g. {}", t.examples[cause.index()].join("; "));
+            let mut remediation = cause.fix().to_string();
+            if cause == Cause::Protected && tally.protected_by_dacl > 0 {
+                observed.push_str(&format!(
+                    " ({} recognized by their DACL: protected from inheritance and equal to AdminSDHolder's, \
+                     adminCount=1 not read)",
+                    tally.protected_by_dacl
+                ));
+            }
+            // Where a hidden adminCount could have moved a user from one cause to the other.
+            if let (Some(note), Cause::Protected | Cause::InheritanceDisabled) = (&note, cause) {
+                observed.push_str(&format!("; {note}"));
+                remediation.push_str(&format!(" {}", admin_count_fix(scope, &protection.monitor)));
+            }
             out.checks.push(Check {
                 id: "ad_users_not_ready",
                 subject: format!("{scope} for {sam}: {}", cause.label()),
                 title: format!("Users not ready because: {}", cause.label()),
                 status: if cause == Cause::Protected { Status::Warn } else { Status::Fail },
-                observed: format!("{n} users, e.g. {}", t.examples[cause.index()].join("; ")),
-                remediation: Some(cause.fix().to_string()),
+                observed,
+                remediation: Some(remediation),
             });
         }
     }
@@ -63,4 +91,18 @@ pub fn emit(domain: &str, scope: &str, accounts: &[ConnectorAccount], tally: &Ta
             remediation: Some("The monitoring account needs Read Permissions on users; a malformed descriptor is a directory problem.".to_string()),
         });
     }
+}
+
+/// What `check` says when the monitoring account cannot read adminCount.
+fn admin_count_note(protection: &Protection, tally: &Tally) -> String {
+    let how = if protection.holder.is_some() {
+        "AdminSDHolder-protected users are recognized by their DACL (protected from inheritance and equal to \
+         AdminSDHolder's); a user with adminCount=1 whose DACL differs counts as inheritance_disabled"
+    } else {
+        "AdminSDHolder's DACL is not readable either, so protected users count as inheritance_disabled"
+    };
+    format!(
+        "adminCount is not readable by the monitoring account ({} of {} users recognized as protected): {how}",
+        tally.protected, tally.users
+    )
 }
