@@ -233,6 +233,15 @@ def rules(o):
          "Self-service {{ $labels.activity }} failures for target {{ $labels.target }}",
          "{{ $value | humanize }} self-service events of {{ $labels.activity }} failed in the last hour (target "
          "{{ $labels.target }}); the audit log's resultReason says why."),
+        # Every cause but the three that do not point at AD: ready (AD would have allowed it), not_found, unknown.
+        ("WritebackSSPRFailuresExplainedByAD",
+         "sum by (target, cause) (increase("
+         + s("writeback_entra_sspr_failures_explained_total", 'cause!~"ready|not_found|unknown"')
+         + "[1h])) > 0", "0m", "warning",
+         "SSPR failures of target {{ $labels.target }} explained by AD: {{ $labels.cause }}",
+         "{{ $value | humanize }} self-service resets, changes or unlocks of target {{ $labels.target }} failed in "
+         "the last hour for a cause on the Active Directory side: {{ $labels.cause }}. The audit log names the "
+         "users; writeback_exporter explain (or /explain) shows each one's verdict and fix."),
         ("WritebackGraphPermissionMissing",
          f"{s('writeback_entra_api_permission_missing')} == 1", "1h", "warning",
          "Graph refused {{ $labels.endpoint }} for target {{ $labels.target }}",

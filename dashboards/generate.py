@@ -503,13 +503,27 @@ def build():
                 legend="{{activity}} {{result}}")],
         "short",
         stacked=True,
-    ), 16, 8)
+    ), 11, 8)
     L.add(value_stat(
         "SSPR failures in range",
         "Failed self-service events in the dashboard's time range; the audit log's resultReason says why.",
         f'sum(increase(writeback_entra_sspr_events_total{{{T}, result="failure"}}[$__range]))', "short",
         GREEN_RED_ABOVE_0,
-    ), 8, 8)
+    ), 5, 8)
+    explained = panel(
+        "bargauge", "SSPR failures explained, by cause",
+        "Failed self-service resets, changes and unlocks in the dashboard's time range, judged on the AD side "
+        "(writeback_entra_sspr_failures_explained_total): the writeback_ad_users_not_ready reasons, min_password_age "
+        "and restrict_remote_sam are AD causes (alert WritebackSSPRFailuresExplainedByAD); ready means AD would have "
+        "allowed it (look at Connect), not_found no such user, unknown not judged (over entra.sspr_explain_limit).",
+        [target(f"sum by (cause) (increase(writeback_entra_sspr_failures_explained_total{{{T}}}[$__range]))",
+                legend="{{cause}}", instant=True)],
+        "short",
+    )
+    explained["fieldConfig"]["defaults"].update({"thresholds": GREEN_RED_ABOVE_0, "color": {"mode": "thresholds"}})
+    explained["options"] = {"orientation": "horizontal", "displayMode": "basic", "showUnfilled": True,
+                            "reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": False}}
+    L.add(explained, 8, 8)
 
     L.row("Probe health", "The exporter's own probes: success, duration, age of the last success, failures.")
     success = timeseries(
