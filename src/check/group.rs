@@ -8,8 +8,8 @@
 
 use serde::Serialize;
 
-use super::report::{ProbeReport, TargetReport};
 use super::runbook;
+use super::target::{ProbeReport, TargetReport};
 use crate::base::{Check, Status};
 
 /// The checks of one target that share a cause.

@@ -3,6 +3,7 @@
 mod group;
 mod report;
 pub mod runbook;
+mod target;
 mod text;
 
 use std::sync::Arc;
@@ -10,7 +11,8 @@ use std::time::Instant;
 
 use futures_util::future::join_all;
 pub use group::{probe_errors, Fix, Group, Member, ProbeErrors};
-pub use report::{ProbeReport, Report, Summary, TargetReport};
+pub use report::{Report, Summary};
+pub use target::{ProbeReport, TargetReport};
 pub use text::causes;
 
 use crate::config::Config;

@@ -3,7 +3,8 @@
 use serde::Serialize;
 
 use super::group::{self, Group};
-use crate::base::{Check, Status};
+use super::target::{ProbeReport, TargetReport};
+use crate::base::Status;
 use crate::config::Config;
 use crate::graph::time::format_rfc3339;
 use crate::snapshot::Store;
@@ -16,32 +17,6 @@ pub struct Report {
     pub summary: Summary,
     /// The same checks gathered by cause (see [`group`]): every target's FAIL groups, then WARN, then PASS.
     pub groups: Vec<Group>,
-}
-
-#[derive(Debug, Serialize)]
-pub struct TargetReport {
-    pub name: String,
-    pub probes: Vec<ProbeReport>,
-}
-
-#[derive(Debug, Serialize)]
-pub struct ProbeReport {
-    pub probe: &'static str,
-    /// `ok`, `failed`, or `pending` (not run yet).
-    pub state: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub reason: Option<&'static str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub duration_seconds: Option<f64>,
-    /// When the last run ended (RFC 3339, UTC).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub finished_at: Option<String>,
-    /// The same in Unix seconds, for the landing page's "ago".
-    #[serde(skip)]
-    pub finished: Option<f64>,
-    pub checks: Vec<Check>,
 }
 
 #[derive(Debug, Default, Serialize)]
@@ -119,7 +94,7 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::base::{ProbeName, ProbeOutput, Reason};
+    use crate::base::{Check, ProbeName, ProbeOutput, Reason};
 
     const TOPOLOGY: ProbeName = ProbeName::new(0, "ad_topology");
     const POLICY: ProbeName = ProbeName::new(1, "ad_policy");

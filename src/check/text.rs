@@ -6,8 +6,9 @@
 //! line per subject.
 
 use super::group::{self, Group};
-use super::report::{Report, TargetReport};
+use super::report::Report;
 use super::runbook;
+use super::target::TargetReport;
 use crate::base::Status;
 
 /// Where continuation lines (fix, subjects, runbook) start: under the title column's status.

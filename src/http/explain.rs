@@ -2,31 +2,15 @@
 //! At most [`IN_FLIGHT`] explanations run at once and a further request gets 429, so the page cannot be used to
 //! load the domain controllers; each one is bounded by the probe timeout.
 
-use std::sync::Arc;
-
 use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use serde::Deserialize;
-use tokio::sync::Semaphore;
 
-use super::routes::AppState;
+use super::state::{AppState, IN_FLIGHT};
 use crate::base::escape_html;
 use crate::explain::{self, ExplainError, Explanation, Related};
 use crate::snapshot::Store;
-
-/// Explanations that may read the directory at the same time (CONFIG.md).
-pub const IN_FLIGHT: usize = 2;
-
-/// The permits for [`IN_FLIGHT`]; shared by every connection and listener.
-#[derive(Clone)]
-pub struct Slots(Arc<Semaphore>);
-
-impl Default for Slots {
-    fn default() -> Slots {
-        Slots(Arc::new(Semaphore::new(IN_FLIGHT)))
-    }
-}
 
 #[derive(Deserialize)]
 pub struct ExplainQuery {

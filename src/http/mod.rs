@@ -7,4 +7,5 @@ mod landing;
 pub mod limits;
 pub mod routes;
 pub mod serve;
+mod state;
 pub mod web_config;

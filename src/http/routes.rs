@@ -9,29 +9,11 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use serde::Deserialize;
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::oneshot;
 
+pub use super::state::{AppState, ReloadRequest};
 use super::{explain, landing};
 use crate::check::Report;
-use crate::config::Config;
-use crate::metrics::Metrics;
-use crate::snapshot::Store;
-
-/// A reload request; the app answers with the outcome.
-pub type ReloadRequest = oneshot::Sender<Result<(), String>>;
-
-#[derive(Clone)]
-pub struct AppState {
-    pub store: Arc<Store>,
-    pub metrics: Arc<Metrics>,
-    /// The configuration in force; replaced by the app after a successful reload.
-    pub config: watch::Receiver<Arc<Config>>,
-    pub reload: mpsc::Sender<ReloadRequest>,
-    /// `--web.enable-lifecycle`: whether `POST /-/reload` is served (403 otherwise, as in Prometheus).
-    pub lifecycle: bool,
-    /// The explanations allowed to run at once (`/explain` reads the directory on request).
-    pub explain_slots: explain::Slots,
-}
 
 const TEXT_FORMAT: &str = "text/plain; version=0.0.4; charset=utf-8";
 

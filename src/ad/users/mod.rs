@@ -12,6 +12,7 @@ mod cycle;
 mod entries;
 #[cfg(test)]
 mod proptests;
+mod protection;
 mod read;
 mod report;
 mod state;

@@ -1,7 +1,7 @@
 //! The series and checks of one scope, from its tally.
 
 use super::cause::Cause;
-use super::cycle::Protection;
+use super::protection::Protection;
 use super::tally::Tally;
 use super::{
     AD_USERS, AD_USERS_INHERITANCE_DISABLED, AD_USERS_MISSING_PERMISSION, AD_USERS_NOT_READY, AD_USERS_PROTECTED,
