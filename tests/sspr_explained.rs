@@ -19,6 +19,7 @@ use support::samba::{self, SambaDc, DOMAIN_DN};
 use support::scenario::{self, STAFF};
 
 const WAIT: Duration = Duration::from_secs(120);
+/// The `cause` values METRICS.md lists, written out here rather than taken from the exporter: the test's oracle.
 const CAUSES: [&str; 10] = [
     "protected",
     "inheritance_disabled",
