@@ -126,7 +126,7 @@ async fn gssapi_bind_with_a_keytab_on_plain_ldap() {
     let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert_eq!(out.status.code(), Some(3), "{text}");
     assert!(
-        text.contains("probe could not run (auth)") && text.contains("No Kerberos credentials available"),
+        text.contains("probes could not run (auth)") && text.contains("No Kerberos credentials available"),
         "{text}"
     );
     assert!(text.contains("set KRB5_CLIENT_KTNAME to a keytab"), "{text}");
