@@ -3,9 +3,10 @@
 
 use std::time::{Duration, Instant};
 
-use ldap3::adapters::{Adapter, EntriesOnly, PagedResults};
-use ldap3::controls::RawControl;
-use ldap3::{Ldap, LdapConnAsync, LdapConnSettings, ResultEntry, Scope};
+use ldap3::adapters::{Adapter, EntriesOnly};
+use ldap3::asn1::parse_tag;
+use ldap3::controls::{PagedResults, RawControl};
+use ldap3::{Ldap, LdapConnAsync, LdapConnSettings, LdapResult, ResultEntry, Scope};
 use url::Url;
 
 use super::error::{from_result_code, referral, LdapError};
@@ -310,6 +311,10 @@ impl Session {
         self.search_streamed(base, scope, filter, attrs, controls, None, operation, on_entry).await
     }
 
+    /// Pages are searches of their own, each checked before its cookie is followed: ldap3's `PagedResults` adapter
+    /// follows a cookie whatever the page's result code, so a page the DC cut short (sizeLimitExceeded,
+    /// adminLimitExceeded) followed by complete ones would pass for a complete result. A page shorter than asked is
+    /// no end: a DC whose MaxPageSize is lower than `page` hands a cookie for the rest.
     #[allow(clippy::too_many_arguments)]
     async fn search_streamed(
         &mut self,
@@ -323,35 +328,51 @@ impl Session {
         mut on_entry: impl FnMut(Entry),
     ) -> Result<u64, LdapError> {
         let started = Instant::now();
-        let mut adapters: Vec<Box<dyn Adapter<&str, Vec<&str>>>> = vec![Box::new(EntriesOnly::new())];
-        if let Some(page) = page {
-            adapters.push(Box::new(PagedResults::new(page)));
-        }
-        let classify = |e| LdapError::classify(&self.server, operation, e, &self.scrub);
         let timeout = self.op_timeout;
-        let start =
-            self.ldap.with_controls(controls).streaming_search_with(adapters, base, scope, filter, attrs.to_vec());
-        let mut stream = tokio::time::timeout(timeout, start)
-            .await
-            .map_err(|_| LdapError::Timeout { server: self.server.clone(), operation })?
-            .map_err(classify)?;
+        let timed_out = |server: &str| LdapError::Timeout { server: server.to_string(), operation };
         let mut count = 0;
+        let mut cookie = Vec::new();
         loop {
-            let next = tokio::time::timeout(timeout, stream.next())
+            let mut request = controls.clone();
+            if let Some(size) = page {
+                request.push(PagedResults { size, cookie: std::mem::take(&mut cookie) }.into());
+            }
+            let adapters: Vec<Box<dyn Adapter<&str, Vec<&str>>>> = vec![Box::new(EntriesOnly::new())];
+            let start =
+                self.ldap.with_controls(request).streaming_search_with(adapters, base, scope, filter, attrs.to_vec());
+            let mut stream = tokio::time::timeout(timeout, start)
                 .await
-                .map_err(|_| LdapError::Timeout { server: self.server.clone(), operation })?
+                .map_err(|_| timed_out(&self.server))?
                 .map_err(|e| LdapError::classify(&self.server, operation, e, &self.scrub))?;
-            let Some(entry) = next else { break };
-            let entry = Entry::parse(entry).ok_or_else(|| self.malformed(operation))?;
-            count += 1;
-            on_entry(entry);
-        }
-        let result = stream.finish().await;
-        if result.rc == 10 {
-            return Err(referral(self.server.clone(), operation, &result.refs, &self.scrub));
-        }
-        if result.rc != 0 {
-            return Err(from_result_code(self.server.clone(), operation, result.rc, &result.text, &self.scrub));
+            loop {
+                let next = tokio::time::timeout(timeout, stream.next())
+                    .await
+                    .map_err(|_| timed_out(&self.server))?
+                    .map_err(|e| LdapError::classify(&self.server, operation, e, &self.scrub))?;
+                let Some(entry) = next else { break };
+                let entry = Entry::parse(entry).ok_or_else(|| self.malformed(operation))?;
+                count += 1;
+                on_entry(entry);
+            }
+            let result = stream.finish().await;
+            if result.rc == 10 {
+                return Err(referral(self.server.clone(), operation, &result.refs, &self.scrub));
+            }
+            if result.rc != 0 {
+                return Err(from_result_code(self.server.clone(), operation, result.rc, &result.text, &self.scrub));
+            }
+            let more = match page {
+                Some(_) => paged_cookie(&result).ok_or_else(|| LdapError::Protocol {
+                    server: self.server.clone(),
+                    operation,
+                    detail: "malformed paged-results control in the answer".to_string(),
+                })?,
+                None => None,
+            };
+            match more {
+                Some(next) => cookie = next,
+                None => break,
+            }
         }
         trace_search(operation, if page.is_some() { "paged" } else { "unpaged" }, count, started);
         Ok(count)
@@ -400,6 +421,17 @@ impl Session {
     }
 }
 
+const PAGED_RESULTS_OID: &str = "1.2.840.113556.1.4.319";
+
+/// The cookie of a page's paged-results response control: `Some(None)` when there is no more (no control, or an
+/// empty cookie), `None` when the control is malformed. Parsed here: ldap3's parser panics on a malformed value.
+fn paged_cookie(result: &LdapResult) -> Option<Option<Vec<u8>>> {
+    let Some(control) = result.ctrls.iter().find(|c| c.1.ctype == PAGED_RESULTS_OID) else { return Some(None) };
+    let (_, tag) = parse_tag(control.1.val.as_deref()?).ok()?;
+    let cookie = tag.expect_constructed()?.into_iter().nth(1)?.expect_primitive()?;
+    Some((!cookie.is_empty()).then_some(cookie))
+}
+
 /// One line per search at trace level: where a cycle's time (and the DC's) goes, without a profiler. No DNs or
 /// filters: the operation names what was asked.
 fn trace_search(operation: &'static str, kind: &'static str, entries: impl TryInto<u64>, started: Instant) {
@@ -409,7 +441,33 @@ fn trace_search(operation: &'static str, kind: &'static str, entries: impl TryIn
 
 #[cfg(test)]
 mod tests {
-    use super::Entry;
+    use ldap3::controls::{Control, PagedResults, RawControl};
+    use ldap3::LdapResult;
+
+    use super::{paged_cookie, Entry, PAGED_RESULTS_OID};
+
+    #[test]
+    fn the_cookie_of_a_page_is_read_without_trusting_it() {
+        let with = |val: Option<Vec<u8>>| LdapResult {
+            rc: 0,
+            matched: String::new(),
+            text: String::new(),
+            refs: Vec::new(),
+            ctrls: vec![Control(None, RawControl { ctype: PAGED_RESULTS_OID.to_string(), crit: false, val })],
+        };
+        let control = |cookie: &[u8]| RawControl::from(PagedResults { size: 0, cookie: cookie.to_vec() }).val;
+        let cases: [(LdapResult, Option<Option<Vec<u8>>>); 6] = [
+            (LdapResult { ctrls: Vec::new(), ..with(None) }, Some(None)),
+            (with(control(b"")), Some(None)),
+            (with(control(b"next")), Some(Some(b"next".to_vec()))),
+            (with(None), None),
+            (with(Some(vec![0x30, 0x03, 0x02, 0x01, 0x00])), None),
+            (with(Some(vec![0x30, 0x7f, 0x02])), None),
+        ];
+        for (i, (result, expected)) in cases.into_iter().enumerate() {
+            assert_eq!(paged_cookie(&result), expected, "case {i}");
+        }
+    }
 
     #[test]
     fn a_ranged_attribute_is_found_and_flagged() {

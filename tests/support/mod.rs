@@ -5,6 +5,8 @@ pub mod directory;
 pub mod dns;
 pub mod exporter;
 pub mod graph_fake;
+pub mod ldap_wire;
+pub mod limits_dc;
 pub mod prometheus;
 pub mod promql;
 pub mod proxy;
