@@ -1,5 +1,6 @@
-//! Probe `ad_acl`: for each scope and each DC, would a user created in the scope give each connector account the
-//! four writeback rights? And does each account hold Unexpire Password on the domain root?
+//! Probe `ad_acl`: for each scope and each DC, would a user created in the scope give each writeback account
+//! (Connect's connector accounts, Cloud Sync's gMSAs) the four writeback rights? And does each account hold
+//! Unexpire Password on the domain root?
 //!
 //! A new user's DACL is the `user` class's default security descriptor (explicit ACEs, first) followed by the
 //! scope's inheritable ACEs; that is why Change Password normally comes from the schema, not from the grant.
@@ -9,7 +10,7 @@ use std::sync::Arc;
 use futures_util::future::join_all;
 use url::Url;
 
-use super::connector::{self, Connectors};
+use super::connector::{ConnectorAccount, Connectors};
 use super::fixes;
 use super::forest::{self, ForestDomain};
 use super::security::{
@@ -244,11 +245,7 @@ async fn evaluate_on(
     Ok(DcOutcome { dc, domain: domain.name.clone(), domain_dn: domain.nc.clone(), scopes: outcomes, unexpire })
 }
 
-fn evaluate_scope(
-    bytes: &[u8],
-    user_default: &[Ace],
-    accounts: &[connector::ConnectorAccount],
-) -> Result<Vec<Verdict>, String> {
+fn evaluate_scope(bytes: &[u8], user_default: &[Ace], accounts: &[ConnectorAccount]) -> Result<Vec<Verdict>, String> {
     let sd = SecurityDescriptor::parse(bytes).map_err(|e| format!("malformed security descriptor: {e}"))?;
     let parent = sd.dacl_aces().into_iter().flatten();
     let aces = new_object_aces(user_default, parent, guids::USER_CLASS).map_err(|e| format!("malformed ACE: {e}"))?;
@@ -281,7 +278,7 @@ fn emit(basis: &Basis, outcome: &DcOutcome, out: &mut ProbeOutput) {
                         let labels = [domain, dc, scope.as_str(), account.sam.as_str(), right.label()];
                         out.sample(&AD_SCOPE_PERMISSION, &labels, f64::from(u8::from(decision.allowed())));
                     }
-                    out.checks.push(scope_check(domain, dc, scope, &account.sam, verdict));
+                    out.checks.push(scope_check(domain, dc, scope, account, verdict));
                 }
             }
             ScopeOutcome::Missing => out.checks.push(Check {
@@ -314,13 +311,14 @@ fn emit(basis: &Basis, outcome: &DcOutcome, out: &mut ProbeOutput) {
                 title: format!("Unexpire Password on the domain root {}", outcome.domain_dn),
                 status: if ok { Status::Pass } else { Status::Fail },
                 observed: if ok { "granted".to_string() } else { "not granted".to_string() },
-                remediation: (!ok).then(|| fixes::unexpire_password(&outcome.domain_dn, &account.sam, domain)),
+                remediation: (!ok)
+                    .then(|| fixes::unexpire_password(&outcome.domain_dn, &account.sam, domain, account.engine)),
             });
         }
     }
 }
 
-fn scope_check(domain: &str, dc: &str, scope: &str, account: &str, verdict: &Verdict) -> Check {
+fn scope_check(domain: &str, dc: &str, scope: &str, account: &ConnectorAccount, verdict: &Verdict) -> Check {
     let mut parts = Vec::new();
     let mut missing = Vec::new();
     for (right, decision) in Right::USER_RIGHTS.iter().zip(&verdict.decisions) {
@@ -342,11 +340,12 @@ fn scope_check(domain: &str, dc: &str, scope: &str, account: &str, verdict: &Ver
     }
     Check {
         id: "ad_scope_permissions",
-        subject: format!("{scope} for {account} on {dc}"),
+        subject: format!("{scope} for {} on {dc}", account.sam),
         title: "Connector account holds the writeback rights on new users in the scope".to_string(),
         status: if missing.is_empty() { Status::Pass } else { Status::Fail },
         observed: parts.join("; "),
-        remediation: (!missing.is_empty()).then(|| fixes::scope_grant(scope, account, domain, &missing)),
+        remediation: (!missing.is_empty())
+            .then(|| fixes::scope_grant(scope, &account.sam, domain, &missing, account.engine)),
     }
 }
 
@@ -362,16 +361,33 @@ fn connector_checks(basis: &Basis, out: &mut ProbeOutput) {
             remediation: Some("Correct `connector_accounts` (sAMAccountName, DOMAIN\\name, UPN or DN).".to_string()),
         });
     }
+    for name in &c.missing_cloud_sync {
+        out.checks.push(Check {
+            id: "ad_connector_account_found",
+            subject: name.clone(),
+            title: "Configured Cloud Sync gMSA exists".to_string(),
+            status: Status::Fail,
+            observed: "not found in the domain".to_string(),
+            remediation: Some(
+                "Correct `cloud_sync_accounts` (the gMSA the provisioning agent runs as: sAMAccountName, DOMAIN\\name \
+                 or DN; on the agent's server, the logon account of the service \"Microsoft Azure AD Connect Provisioning Agent\")."
+                    .to_string(),
+            ),
+        });
+    }
+    // Connect and Cloud Sync run side by side, or one alone: FAIL only when neither engine has an account here.
     if c.accounts.is_empty() && c.discovered {
+        let cloud_sync = if c.cloud_sync_discovered { " nor provAgentgMSA$ gMSA" } else { "" };
         out.checks.push(Check {
             id: "ad_connector_account_found",
             subject: basis.domain.clone(),
             title: "An Entra Connect connector account exists".to_string(),
             status: Status::Fail,
-            observed: "no MSOL_* account found".to_string(),
+            observed: format!("no MSOL_* account{cloud_sync} found"),
             remediation: Some(
                 "A custom Entra Connect installation uses an account of your choice: name it in `connector_accounts` \
-                 (Synchronization Service > Connectors > the AD connector > Properties > Connect to Active Directory Forest)."
+                 (Synchronization Service > Connectors > the AD connector > Properties > Connect to Active Directory Forest); \
+                 a Cloud Sync agent running as a custom gMSA: name it in `cloud_sync_accounts`."
                     .to_string(),
             ),
         });

@@ -1,13 +1,19 @@
-//! Probe `ad_connector`: is each connector account usable? Disabled, locked out or with an expired password,
-//! it cannot write anything back; several enabled `MSOL_` accounts usually mean stale installations.
+//! Probe `ad_connector`: is each writeback account usable? A connector account disabled, locked out or with an
+//! expired password cannot write anything back; several enabled `MSOL_` accounts usually mean stale installations.
+//! A Cloud Sync gMSA only needs to be enabled and unlocked: the DC rotates its password.
 
-use super::connector::{server_from_description, ConnectorAccount};
+use super::connector::{server_from_description, ConnectorAccount, Engine};
 use super::values::{dn_to_dns_name, filetime_to_unix, interval_seconds};
 use super::AdContext;
 use crate::base::{gauge, unix_now, Check, MetricDef, Need, Probe, ProbeError, ProbeOutput, Status};
 use crate::config::AdTarget;
 
 // --- metrics served by this probe
+pub static AD_ACCOUNT_INFO: MetricDef = gauge(
+    "writeback_ad_account_info",
+    &["domain", "account", "engine"],
+    "1 per writeback account judged; engine is connect (MSOL_ or configured connector account) or cloud_sync (Entra Cloud Sync provisioning agent gMSA).",
+);
 pub static AD_CONNECTOR_ACCOUNT_INFO: MetricDef = gauge(
     "writeback_ad_connector_account_info",
     &["domain", "account", "sid", "server"],
@@ -31,7 +37,7 @@ pub static AD_CONNECTOR_ACCOUNT_PASSWORD_LAST_SET: MetricDef = gauge(
 pub static AD_CONNECTOR_ACCOUNT_PASSWORD_EXPIRY: MetricDef = gauge(
     "writeback_ad_connector_account_password_expiry_timestamp_seconds",
     &["domain", "account"],
-    "When the connector account's password expires (msDS-UserPasswordExpiryTimeComputed), Unix seconds; +Inf when it never expires.",
+    "When the connector account's password expires (msDS-UserPasswordExpiryTimeComputed), Unix seconds; +Inf when it never expires; absent for Cloud Sync gMSAs (the DC rotates their password).",
 );
 
 const UF_ACCOUNTDISABLE: i64 = 0x2;
@@ -44,6 +50,7 @@ const EXPIRY_WARNING_SECONDS: f64 = 14.0 * 86_400.0;
 pub static PROBE: Probe<AdContext, AdTarget> = Probe {
     name: "ad_connector",
     metrics: &[
+        &AD_ACCOUNT_INFO,
         &AD_CONNECTOR_ACCOUNT_INFO,
         &AD_CONNECTOR_ACCOUNT_ENABLED,
         &AD_CONNECTOR_ACCOUNT_LOCKED,
@@ -79,18 +86,25 @@ pub async fn run(ctx: &AdContext) -> Result<ProbeOutput, ProbeError> {
         let state = State::of(account, lockout_duration, now);
         let sam = account.sam.as_str();
         let server = account.description.as_deref().and_then(server_from_description).unwrap_or_default();
+        out.sample(&AD_ACCOUNT_INFO, &[&domain, sam, account.engine.label()], 1.0);
         out.sample(&AD_CONNECTOR_ACCOUNT_INFO, &[&domain, sam, &account.sid.to_string(), &server], 1.0);
         out.sample(&AD_CONNECTOR_ACCOUNT_ENABLED, &[&domain, sam], f64::from(u8::from(state.enabled)));
         out.sample(&AD_CONNECTOR_ACCOUNT_LOCKED, &[&domain, sam], f64::from(u8::from(state.locked)));
         if let Some(at) = state.password_last_set {
             out.sample(&AD_CONNECTOR_ACCOUNT_PASSWORD_LAST_SET, &[&domain, sam], at);
         }
-        out.sample(&AD_CONNECTOR_ACCOUNT_PASSWORD_EXPIRY, &[&domain, sam], state.password_expiry);
-        out.checks.push(state.check(sam, now));
+        if account.engine == Engine::Connect {
+            out.sample(&AD_CONNECTOR_ACCOUNT_PASSWORD_EXPIRY, &[&domain, sam], state.password_expiry);
+        }
+        out.checks.push(match account.engine {
+            Engine::Connect => state.check(sam, now),
+            Engine::CloudSync => state.gmsa_check(sam),
+        });
     }
-    let enabled_msol = connectors.accounts.iter().filter(|a| a.user_account_control & UF_ACCOUNTDISABLE == 0).count();
+    let enabled_msol =
+        connectors.of(Engine::Connect).filter(|a| a.user_account_control & UF_ACCOUNTDISABLE == 0).count();
     if connectors.discovered && enabled_msol > 1 {
-        let names: Vec<&str> = connectors.accounts.iter().map(|a| a.sam.as_str()).collect();
+        let names: Vec<&str> = connectors.of(Engine::Connect).map(|a| a.sam.as_str()).collect();
         out.checks.push(Check {
             id: "ad_connector_accounts_stale",
             subject: domain.clone(),
@@ -137,6 +151,36 @@ impl State {
             expired,
             password_last_set: account.pwd_last_set.and_then(filetime_to_unix),
             password_expiry,
+        }
+    }
+
+    /// A Cloud Sync gMSA: enabled and not locked; its password is the DC's business (msDS-ManagedPasswordInterval).
+    fn gmsa_check(&self, account: &str) -> Check {
+        let mut problems = Vec::new();
+        if !self.enabled {
+            problems.push("disabled");
+        }
+        if self.locked {
+            problems.push("locked out");
+        }
+        let status = if problems.is_empty() { Status::Pass } else { Status::Fail };
+        Check {
+            id: "ad_connector_account_usable",
+            subject: account.to_string(),
+            title: "Cloud Sync gMSA is enabled and unlocked".to_string(),
+            status,
+            observed: if problems.is_empty() {
+                "enabled, not locked (password rotated by the DC)".to_string()
+            } else {
+                problems.join(", ")
+            },
+            remediation: (status != Status::Pass).then(|| {
+                format!(
+                    "The Cloud Sync provisioning agent (service \"Microsoft Azure AD Connect Provisioning Agent\") runs \
+                     as this gMSA and writes passwords back with it: Enable-ADAccount / Unlock-ADAccount -Identity \
+                     '{account}', then restart the agent's service."
+                )
+            }),
         }
     }
 

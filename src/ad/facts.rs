@@ -1,4 +1,4 @@
-//! The per-target source of what several AD probes need: the DC list, the connector accounts and the forest's
+//! The per-target source of what several AD probes need: the DC list, the writeback accounts and the forest's
 //! domains. Each is read at most once per cycle (a little less than the shortest interval of the probes that need
 //! it) and awaited by every probe that needs it, whichever runs first; no probe reads what another left behind.
 //! Also the one failover loop: the first DC of a list that answers.
@@ -175,8 +175,8 @@ impl AdContext {
         .await
     }
 
-    /// The connector accounts of `domain_dn` (configured or discovered) with their tokens, read through `session`
-    /// once per cycle (one search and one tokenGroups read per account per cycle, not per probe).
+    /// The writeback accounts of `domain_dn` (connector accounts and Cloud Sync gMSAs, configured or discovered)
+    /// with their tokens, read through `session` once per cycle (one search and one tokenGroups read per account per cycle, not per probe).
     ///
     /// # Errors
     /// LDAP failures of the read; nothing is cached then.
@@ -200,8 +200,11 @@ impl AdContext {
     }
 
     async fn read_connectors(&self, session: &mut Session, domain_dn: &str) -> Result<Connectors, LdapError> {
-        let (configured, page_size) = (&self.cfg.connector_accounts, self.cfg.page_size);
-        let fresh = connector::resolve(session, configured, domain_dn, page_size).await?;
+        let wanted = connector::Wanted {
+            connect: &self.cfg.connector_accounts,
+            cloud_sync: Some(&self.cfg.cloud_sync_accounts),
+        };
+        let fresh = connector::resolve(session, wanted, domain_dn, self.cfg.page_size).await?;
         tracing::debug!(domain = %domain_dn, accounts = fresh.accounts.len(), "connector accounts read");
         Ok(fresh)
     }

@@ -49,6 +49,8 @@ pub struct AdTarget {
     pub tls: AdTls,
     pub allow_plaintext: bool,
     pub connector_accounts: Vec<String>,
+    /// Entra Cloud Sync gMSAs by sAMAccountName (`$` optional), `DOMAIN\name` or DN; empty: every `provAgentgMSA$`.
+    pub cloud_sync_accounts: Vec<String>,
     pub scopes: Vec<String>,
     pub user_scan: bool,
     pub page_size: u32,

@@ -86,6 +86,9 @@ pub struct AdConfig {
     pub allow_plaintext: bool,
     #[serde(default)]
     pub connector_accounts: Vec<String>,
+    /// Entra Cloud Sync provisioning agent gMSAs; empty: discover `provAgentgMSA$`.
+    #[serde(default)]
+    pub cloud_sync_accounts: Vec<Spanned<String>>,
     #[serde(default)]
     pub scopes: Vec<String>,
     #[serde(default = "yes")]

@@ -162,6 +162,18 @@ fn resolve_ad(ctx: &Ctx, key: &str, ad: Spanned<schema::AdConfig>) -> Result<AdT
     if full_scan_interval < Duration::from_secs(1) {
         return Err(ctx.at(&ad.full_scan_interval, format!("{key}.full_scan_interval"), "must be at least 1s"));
     }
+    let mut cloud_sync_accounts = Vec::with_capacity(ad.cloud_sync_accounts.len());
+    for (i, name) in ad.cloud_sync_accounts.iter().enumerate() {
+        let text = name.value.trim();
+        if text.is_empty() {
+            return Err(ctx.at(
+                name,
+                format!("{key}.cloud_sync_accounts[{i}]"),
+                "empty: name a gMSA by sAMAccountName, DOMAIN\\name or DN",
+            ));
+        }
+        cloud_sync_accounts.push(text.to_string());
+    }
     if ad.smb.port.value == 0 {
         return Err(ctx.at(&ad.smb.port, format!("{key}.smb.port"), "must be between 1 and 65535"));
     }
@@ -184,6 +196,7 @@ fn resolve_ad(ctx: &Ctx, key: &str, ad: Spanned<schema::AdConfig>) -> Result<AdT
         tls,
         allow_plaintext: ad.allow_plaintext,
         connector_accounts: ad.connector_accounts,
+        cloud_sync_accounts,
         scopes: ad.scopes,
         user_scan: ad.user_scan,
         page_size,

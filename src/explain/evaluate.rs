@@ -87,7 +87,9 @@ async fn explain_on(
         .ok_or_else(|| ExplainError::Directory("the domain root has no readable objectSid".to_string()))?;
     let domain_min_age = domain_entry.as_ref().and_then(|e| e.int("minPwdAge").ok().flatten()).map(interval_seconds);
     // Read afresh, not from the target's cache: an explanation must not depend on (nor refresh) the daemon's cycle.
-    let connectors = connector::resolve(session, &ctx.cfg.connector_accounts, &domain_dn, ctx.cfg.page_size).await?;
+    // Connect's accounts only: the explanation's fixes name Connect's cmdlet.
+    let wanted = connector::Wanted { connect: &ctx.cfg.connector_accounts, cloud_sync: None };
+    let connectors = connector::resolve(session, wanted, &domain_dn, ctx.cfg.page_size).await?;
     for missing in &connectors.missing {
         notes.push(format!("configured connector account {missing} was not found"));
     }

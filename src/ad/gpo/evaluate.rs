@@ -345,6 +345,7 @@ mod tests {
         let domain_sid: Sid = "S-1-5-21-1-2-3".parse().unwrap();
         let account = crate::ad::connector::ConnectorAccount {
             sam: "MSOL_1".into(),
+            engine: crate::ad::connector::Engine::Connect,
             dn: "CN=MSOL_1,CN=Users,DC=corp".into(),
             sid: domain_sid.with_rid(1105),
             description: None,

@@ -84,6 +84,7 @@ fn account(sam: &str, sid: &str, dn: &str, groups: &[&str]) -> ConnectorAccount 
     let token = Token::new(sid.clone(), groups.iter().map(|g| g.parse().unwrap()));
     ConnectorAccount {
         sam: sam.to_string(),
+        engine: crate::ad::connector::Engine::Connect,
         dn: dn.to_string(),
         sid,
         description: None,

@@ -185,6 +185,7 @@ mod tests {
         let sid: Sid = CONNECTOR.parse().unwrap();
         ConnectorAccount {
             sam: "MSOL_0123456789ab".into(),
+            engine: crate::ad::connector::Engine::Connect,
             dn: "CN=MSOL_0123456789ab,CN=Users,DC=x".into(),
             sid: sid.clone(),
             description: None,
