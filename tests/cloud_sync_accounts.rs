@@ -16,6 +16,7 @@ use serde_json::Value;
 use support::directory::{cmdlet_grants, try_writeback, user_dn, Outcome, Seed};
 use support::exporter::{write_file, Exporter, Metrics, BIN};
 use support::samba::{self, SambaDc, DOMAIN_DN};
+use support::sysvol;
 
 const WAIT: Duration = Duration::from_secs(90);
 const CONNECTOR: &str = "MSOL_0123456789ab";
@@ -229,6 +230,25 @@ async fn cloud_sync_gmsa_is_judged_next_to_the_connector_account_and_agrees_with
     assert!(try_unexpire(&dc, &gmsa_upn, GMSA_PW, &user_dn("ben", Some(STAFF))).await);
     drop(exporter);
 
+    // explain judges the gMSA beside the connector, each as the DC answered for ann above.
+    let out = Command::new(BIN)
+        .args(["explain", "--output", "json"])
+        .arg(format!("--config.file={}", cfg.display()))
+        .arg("ann")
+        .output()
+        .unwrap();
+    let explained: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!("{e}: {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+    });
+    let accounts = explained["dcs"][0]["accounts"].as_array().expect("accounts");
+    let by_name = |name: &str| {
+        accounts.iter().find(|a| a["account"] == name).unwrap_or_else(|| panic!("no {name}: {explained:#}"))
+    };
+    assert_eq!(by_name(GMSA)["engine"], "cloud_sync");
+    assert_eq!(by_name(CONNECTOR)["engine"], "connect");
+    assert_eq!(by_name(GMSA)["ready"], true, "{explained:#}");
+    assert_eq!(by_name(CONNECTOR)["ready"], true, "{explained:#}");
+
     let checks = check(&cfg);
     let find = |id: &str, subject: &str| {
         checks
@@ -271,4 +291,34 @@ async fn cloud_sync_gmsa_is_judged_next_to_the_connector_account_and_agrees_with
     let missing = find("ad_connector_account_found", "nosuch-gmsa$");
     assert_eq!((missing[2].as_str(), missing[4].as_str()), ("FAIL", "not found in the domain"));
     assert!(missing[5].contains("cloud_sync_accounts"), "{}", missing[5]);
+
+    // RestrictRemoteSAM on the DCs (Default Domain Controllers Policy, read from SYSVOL): Administrators and the
+    // gMSA by its SID. The gMSA is judged by the same evaluation as the connector: allowed; the connector blocked.
+    let mut admin = bind(&dc, samba::ADMIN_UPN, samba::ADMIN_PASSWORD).await;
+    let (found, _) = admin
+        .search(DOMAIN_DN, ldap3::Scope::Subtree, &format!("(sAMAccountName={GMSA})"), vec!["objectSid"])
+        .await
+        .unwrap()
+        .success()
+        .unwrap();
+    let entry = ldap3::SearchEntry::construct(found.into_iter().next().expect("the gMSA"));
+    let sid_bytes = &entry.bin_attrs["objectSid"][0];
+    let (sid, _) = writeback_exporter::ad::security::Sid::from_bytes(sid_bytes).unwrap();
+    let _ = admin.unbind().await;
+    let policy = sysvol::template("", &sysvol::restrict_remote_sam(&format!("O:BAG:BAD:(A;;RC;;;BA)(A;;RC;;;{sid})")));
+    sysvol::write_template(&dc, sysvol::DEFAULT_DC_POLICY, &sysvol::utf16(&policy));
+    let text = std::fs::read_to_string(dir.path().join("discover.yml")).unwrap().replace("      gpo: false\n", "");
+    let cfg = write_file(dir.path(), "gpo.yml", &text);
+    let checks = check(&cfg);
+    let sam = |account: &str| {
+        checks
+            .iter()
+            .find(|c| c[1] == "ad_gpo_restrict_remote_sam" && c[3] == account)
+            .unwrap_or_else(|| panic!("no RestrictRemoteSAM check for {account} in {checks:#?}"))
+            .clone()
+    };
+    assert_eq!(sam(GMSA)[2], "PASS", "{:?}", sam(GMSA));
+    let blocked = sam(CONNECTOR);
+    assert_eq!(blocked[2], "FAIL", "{blocked:?}");
+    assert!(blocked[4].contains(&sid.to_string()), "the SDDL is shown: {blocked:?}");
 }

@@ -8,7 +8,8 @@ use super::security::{Sid, Token};
 use super::{Entry, LdapError, Session};
 
 /// Which sync engine writes passwords back as an account: the `engine` label of `writeback_ad_account_info`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Engine {
     /// Entra Connect (Sync): its AD DS connector account.
     Connect,

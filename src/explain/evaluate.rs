@@ -87,11 +87,15 @@ async fn explain_on(
         .ok_or_else(|| ExplainError::Directory("the domain root has no readable objectSid".to_string()))?;
     let domain_min_age = domain_entry.as_ref().and_then(|e| e.int("minPwdAge").ok().flatten()).map(interval_seconds);
     // Read afresh, not from the target's cache: an explanation must not depend on (nor refresh) the daemon's cycle.
-    // Connect's accounts only: the explanation's fixes name Connect's cmdlet.
-    let wanted = connector::Wanted { connect: &ctx.cfg.connector_accounts, cloud_sync: None };
+    // Both engines' accounts, as the probes judge them; each fix names its engine's cmdlet.
+    let wanted =
+        connector::Wanted { connect: &ctx.cfg.connector_accounts, cloud_sync: Some(&ctx.cfg.cloud_sync_accounts) };
     let connectors = connector::resolve(session, wanted, &domain_dn, ctx.cfg.page_size).await?;
     for missing in &connectors.missing {
         notes.push(format!("configured connector account {missing} was not found"));
+    }
+    for missing in &connectors.missing_cloud_sync {
+        notes.push(format!("configured Cloud Sync account {missing} was not found"));
     }
     let first = read_user(session, &dn).await?;
     let is_inet =
@@ -259,6 +263,7 @@ async fn judge_on(session: &mut Session, basis: &Basis, entry: &Entry, dc: Strin
         let cause = (!ready).then(|| first_cause(&object, &decisions).label());
         accounts.push(AccountRights {
             account: account.sam.clone(),
+            engine: account.engine,
             account_dn: account.dn.clone(),
             account_enabled: account.user_account_control & 0x2 == 0,
             groups_known: account.groups_known,

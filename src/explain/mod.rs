@@ -36,6 +36,7 @@ pub use related::Related;
 pub use rights::{Named, Source};
 pub use verdict::{Fix, Verdict, VerdictState};
 
+use crate::ad::connector::Engine;
 use crate::ad::{AdContext, LdapError, Reuse};
 use crate::config::Target;
 
@@ -133,6 +134,8 @@ pub struct UserObject {
 #[derive(Debug, Clone, Serialize)]
 pub struct AccountRights {
     pub account: String,
+    /// `connect` (a connector account) or `cloud_sync` (a provisioning agent gMSA): it decides the fix.
+    pub engine: Engine,
     pub account_dn: String,
     pub account_enabled: bool,
     /// False when tokenGroups was unreadable: rights through groups are not seen.

@@ -178,7 +178,7 @@ fn acl_fix(cause: Cause, view: &DcExplanation, account: &AccountRights, domain: 
                 .filter(|(_, r)| !r.allowed)
                 .map(|(right, _)| *right)
                 .collect();
-            fixes::scope_grant(parent, &account.account, domain, &missing, crate::ad::connector::Engine::Connect)
+            fixes::scope_grant(parent, &account.account, domain, &missing, account.engine)
         }
     }
 }
