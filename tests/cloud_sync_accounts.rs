@@ -137,6 +137,15 @@ fn rights(m: &Metrics, account: &str) -> [bool; 4] {
     })
 }
 
+/// The check with this id and subject; panics naming what there is.
+fn find(checks: &[[String; 6]], id: &str, subject: &str) -> [String; 6] {
+    checks
+        .iter()
+        .find(|c| c[1] == id && c[3] == subject)
+        .unwrap_or_else(|| panic!("no {id} [{subject}] in {checks:#?}"))
+        .clone()
+}
+
 /// `check --output json`: every probe's checks as (probe, id, status, subject, observed, remediation).
 fn check(cfg: &std::path::Path) -> Vec<[String; 6]> {
     let out =
@@ -250,31 +259,23 @@ async fn cloud_sync_gmsa_is_judged_next_to_the_connector_account_and_agrees_with
     assert_eq!(by_name(CONNECTOR)["ready"], true, "{explained:#}");
 
     let checks = check(&cfg);
-    let find = |id: &str, subject: &str| {
-        checks
-            .iter()
-            .find(|c| c[1] == id && c[3] == subject)
-            .unwrap_or_else(|| panic!("no {id} [{subject}] in {checks:#?}"))
-            .clone()
-    };
-    let usable = find("ad_connector_account_usable", GMSA);
+    let usable = find(&checks, "ad_connector_account_usable", GMSA);
     assert_eq!((usable[2].as_str(), usable[4].as_str()), ("PASS", "enabled, not locked (password rotated by the DC)"));
-    assert_eq!(find("ad_scope_permissions", &format!("{STAFF} for {GMSA} on {}", samba::DC_HOST_NAME))[2], "PASS");
-    assert_eq!(find("ad_scope_permissions", &format!("{STAFF} for {CONNECTOR} on {}", samba::DC_HOST_NAME))[2], "PASS");
+    assert_eq!(
+        find(&checks, "ad_scope_permissions", &format!("{STAFF} for {GMSA} on {}", samba::DC_HOST_NAME))[2],
+        "PASS"
+    );
+    assert_eq!(
+        find(&checks, "ad_scope_permissions", &format!("{STAFF} for {CONNECTOR} on {}", samba::DC_HOST_NAME))[2],
+        "PASS"
+    );
 
     // The same gMSA without Unexpire Password (the grant gone, and denied, since Authenticated Users may hold it),
     // now configured by name (without its `$`), next to a configured gMSA that does not exist.
     Seed::default().remove_ace(DOMAIN_DN, &unexpire_ace("OA")).ace(DOMAIN_DN, &unexpire_ace("OD")).apply(&dc);
     let cfg = config(dir.path(), &dc, "configured.yml", "      cloud_sync_accounts: [provAgentgMSA, nosuch-gmsa$]\n");
     let checks = check(&cfg);
-    let find = |id: &str, subject: &str| {
-        checks
-            .iter()
-            .find(|c| c[1] == id && c[3] == subject)
-            .unwrap_or_else(|| panic!("no {id} [{subject}] in {checks:#?}"))
-            .clone()
-    };
-    let unexpire = find("ad_domain_unexpire_password", &format!("{GMSA} on {}", samba::DC_HOST_NAME));
+    let unexpire = find(&checks, "ad_domain_unexpire_password", &format!("{GMSA} on {}", samba::DC_HOST_NAME));
     assert_eq!((unexpire[2].as_str(), unexpire[4].as_str()), ("FAIL", "not granted"), "{unexpire:?}");
     assert!(
         unexpire[5].contains(&format!("dsacls \"{DOMAIN_DN}\" /G \"{GMSA}@corp.example.test:CA;Unexpire Password\""))
@@ -286,9 +287,9 @@ async fn cloud_sync_gmsa_is_judged_next_to_the_connector_account_and_agrees_with
     );
     assert!(!try_unexpire(&dc, &gmsa_upn, GMSA_PW, &user_dn("ben", Some(STAFF))).await, "the DC refuses it too");
     // Connect's verdict is untouched.
-    let connect = find("ad_domain_unexpire_password", &format!("{CONNECTOR} on {}", samba::DC_HOST_NAME));
+    let connect = find(&checks, "ad_domain_unexpire_password", &format!("{CONNECTOR} on {}", samba::DC_HOST_NAME));
     assert_eq!(connect[2], "PASS", "{connect:?}");
-    let missing = find("ad_connector_account_found", "nosuch-gmsa$");
+    let missing = find(&checks, "ad_connector_account_found", "nosuch-gmsa$");
     assert_eq!((missing[2].as_str(), missing[4].as_str()), ("FAIL", "not found in the domain"));
     assert!(missing[5].contains("cloud_sync_accounts"), "{}", missing[5]);
 
