@@ -61,21 +61,40 @@ fn config(dc: &SambaDc, dir: &std::path::Path, smb_port: u16) -> PathBuf {
 
 /// `check --output json` and the `ad_gpo` part of its report.
 fn check(cfg: &std::path::Path) -> Value {
+    probe_of(&report(cfg), "ad_gpo")
+}
+
+/// `check --output json`.
+fn report(cfg: &std::path::Path) -> Value {
     let out = Command::new(BIN)
         .args(["check", "--output", "json"])
         .arg(format!("--config.file={}", cfg.display()))
         .output()
         .unwrap();
-    let report: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
         panic!("{e}: {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
-    });
+    })
+}
+
+fn probe_of(report: &Value, name: &str) -> Value {
     report["targets"][0]["probes"]
         .as_array()
         .unwrap()
         .iter()
-        .find(|p| p["probe"] == "ad_gpo")
+        .find(|p| p["probe"] == name)
         .cloned()
-        .unwrap_or_else(|| panic!("no ad_gpo in {report}"))
+        .unwrap_or_else(|| panic!("no {name} in {report}"))
+}
+
+/// `ad_monitoring_read`'s SYSVOL check in the same report: it judges the read `ad_gpo` made (one logon for both),
+/// as (status, observed, remediation).
+fn monitoring_sysvol(report: &Value) -> (String, String, String) {
+    let probe = probe_of(report, "ad_monitoring_read");
+    let found = checks(&probe, "ad_monitoring_read");
+    let mut sysvol: Vec<_> = found.into_iter().filter(|c| c.1 == "corp.example.test: sysvol").collect();
+    assert_eq!(sysvol.len(), 1, "{probe:#}");
+    let (status, _, observed, fix) = sysvol.remove(0);
+    (status, observed, fix)
 }
 
 /// The checks with this id, as (status, subject, observed, remediation).
@@ -232,19 +251,30 @@ async fn gpo_values_are_read_from_sysvol_and_judged() {
     assert!(observed.contains("higher precedence could not be read: Writeback Policy"), "{observed}");
 
     // F: SYSVOL unreachable (nothing listens on port 1): the probe fails with reason connect, never a pass.
-    let unreachable = config(&dc, dir.path(), 1);
-    let probe = check(&unreachable);
+    let unreachable = report(&config(&dc, dir.path(), 1));
+    let probe = probe_of(&unreachable, "ad_gpo");
     assert_eq!(probe["state"], "failed", "{probe:#}");
     assert_eq!(probe["reason"], "connect", "{probe:#}");
     assert!(probe["error"].as_str().unwrap().contains("cannot reach SYSVOL over SMB"), "{probe:#}");
     assert_eq!(probe["checks"].as_array().map(Vec::len), Some(0));
+    let (status, observed, fix) = monitoring_sysvol(&unreachable);
+    assert_eq!(status, "WARN", "{observed}");
+    assert!(observed.contains("cannot reach SYSVOL over SMB"), "{observed}");
+    assert!(fix.contains("Let the exporter reach SMB (TCP 1)"), "{fix}");
 
     // G: SYSVOL reachable but the template is not readable by the monitoring account: reason permission.
     let ddp = template_file(&dc, DEFAULT_DOMAIN_POLICY);
     let only_admins = "O:BAG:SYD:PAI(A;;FA;;;BA)(A;;FA;;;SY)";
     dc.samba_tool_conf(&["ntacl", "set", only_admins, ddp.to_str().unwrap(), "--service=sysvol"]).unwrap();
-    let probe = check(&cfg);
+    let denied = report(&cfg);
+    let probe = probe_of(&denied, "ad_gpo");
     assert_eq!(probe["state"], "failed", "{probe:#}");
     assert_eq!(probe["reason"], "permission", "{probe:#}");
     assert!(probe["error"].as_str().unwrap().contains("access denied"), "{probe:#}");
+    // The share itself is readable; what the monitoring account lacks is the template ad_gpo needs, and
+    // ad_monitoring_read says so.
+    let (status, observed, fix) = monitoring_sysvol(&denied);
+    assert_eq!(status, "WARN", "{observed}");
+    assert!(observed.contains("access denied"), "{observed}");
+    assert!(fix.contains("icacls"), "{fix}");
 }

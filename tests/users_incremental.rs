@@ -114,7 +114,8 @@ fn config(dc: &SambaDc, server: SocketAddr, scopes: &[&str], ad_extra: &str) -> 
 /// forest) is read afresh on every cycle, however quickly the cycles follow each other.
 fn persistent_context(config: &Config) -> TargetContext {
     let ctx = TargetContext::new(config.targets[0].clone(), config);
-    let zero = Reuse { dcs: Duration::ZERO, connectors: Duration::ZERO, forest: Duration::ZERO };
+    let zero =
+        Reuse { dcs: Duration::ZERO, connectors: Duration::ZERO, forest: Duration::ZERO, group_policy: Duration::ZERO };
     ctx.ad.as_ref().expect("an ad: section").set_reuse(zero);
     ctx
 }

@@ -1,5 +1,5 @@
-//! The per-target source of what several AD probes need: the DC list, the writeback accounts and the forest's
-//! domains. Each is read at most once per cycle (a little less than the shortest interval of the probes that need
+//! The per-target source of what several AD probes need: the DC list, the writeback accounts, the forest's
+//! domains and the bound domain's Group Policy (LDAP and SYSVOL). Each is read at most once per cycle (a little less than the shortest interval of the probes that need
 //! it) and awaited by every probe that needs it, whichever runs first; no probe reads what another left behind.
 //! Also the one failover loop: the first DC of a list that answers.
 
@@ -13,7 +13,9 @@ use url::Url;
 
 use super::connector::{self, Connectors};
 use super::forest::{self, Forest};
+use super::gpo::read::GroupPolicy;
 use super::{AdContext, LdapError, RootDse, Session};
+use crate::base::ProbeError;
 
 /// One value, read at most once per reuse window for one key; callers that arrive during the read wait for it.
 #[derive(Debug)]
@@ -55,11 +57,13 @@ pub struct Reuse {
     pub dcs: Duration,
     pub connectors: Duration,
     pub forest: Duration,
+    pub group_policy: Duration,
 }
 
 impl Reuse {
     /// One read serves the whole life of the context (the `check` subcommand runs each probe once).
-    pub const FOREVER: Reuse = Reuse { dcs: Duration::MAX, connectors: Duration::MAX, forest: Duration::MAX };
+    pub const FOREVER: Reuse =
+        Reuse { dcs: Duration::MAX, connectors: Duration::MAX, forest: Duration::MAX, group_policy: Duration::MAX };
 }
 
 /// The per-target shared reads.
@@ -71,6 +75,7 @@ pub(super) struct Facts {
     listed: std::sync::Mutex<Vec<Url>>,
     connectors: Shared<String, Connectors>,
     forest: Shared<String, Forest>,
+    group_policy: Shared<(), GroupPolicy>,
 }
 
 impl Facts {
@@ -78,6 +83,7 @@ impl Facts {
         self.dcs.set_reuse(reuse.dcs);
         self.connectors.set_reuse(reuse.connectors);
         self.forest.set_reuse(reuse.forest);
+        self.group_policy.set_reuse(reuse.group_policy);
     }
 
     pub(super) fn new(reuse: Reuse) -> Facts {
@@ -86,6 +92,7 @@ impl Facts {
             listed: std::sync::Mutex::new(Vec::new()),
             connectors: Shared::new(reuse.connectors),
             forest: Shared::new(reuse.forest),
+            group_policy: Shared::new(reuse.group_policy),
         }
     }
 }
@@ -215,6 +222,16 @@ impl AdContext {
         let read = async { Ok::<_, Infallible>(forest::read(session, root, self.cfg.page_size).await) };
         let Ok(forest) = self.facts.forest.get(root.default_naming_context.clone(), read).await;
         forest
+    }
+
+    /// The bound domain's Group Policy (links, GPOs, their templates in SYSVOL), once per cycle: one SMB logon
+    /// serves `ad_gpo` and `ad_monitoring_read`. A SYSVOL failure is part of the value (and shared); a directory
+    /// failure is an error and caches nothing.
+    ///
+    /// # Errors
+    /// No DC answers, or the directory cannot be read.
+    pub async fn group_policy(&self) -> Result<Arc<GroupPolicy>, ProbeError> {
+        self.facts.group_policy.get((), super::gpo::read::read(self)).await
     }
 }
 

@@ -7,7 +7,8 @@
 //! - `admin_count`: `adminCount` of the domain's built-in Administrator (RID 500), which always has adminCount=1.
 //!   Without it `ad_users` recognizes AdminSDHolder-protected users by their DACL alone.
 //! - `password_settings`: the Password Settings Container and its PSOs (`ad_policy`).
-//! - `sysvol`: the Default Domain Policy's `GPT.INI` in `\\<DC>\SYSVOL` (`ad_gpo`; checked where `ad_gpo` runs).
+//! - `sysvol`: the GPO templates in `\\<DC>\SYSVOL` that `ad_gpo` reads (the shared read of both probes: one SMB
+//!   logon per cycle; checked where `ad_gpo` runs).
 //! - `tombstones`: CN=Deleted Objects with the Show Deleted control (`ad_users`' incremental cycles).
 
 use ldap3::controls::RawControl;
@@ -15,7 +16,6 @@ use ldap3::Scope;
 
 use super::connector::Connectors;
 use super::forest;
-use super::gpo;
 use super::security::Sid;
 use super::values::dn_to_dns_name;
 use super::{AdContext, LdapError, Session};
@@ -32,7 +32,7 @@ pub static AD_MONITORING_READ: MetricDef = gauge(
 pub static PROBE: Probe<AdContext, AdTarget> = Probe {
     name: "ad_monitoring_read",
     metrics: &[&AD_MONITORING_READ],
-    needs: &[Need::DomainControllers, Need::ConnectorAccounts, Need::ForestDomains],
+    needs: &[Need::DomainControllers, Need::ConnectorAccounts, Need::ForestDomains, Need::GroupPolicy],
     default_interval: None,
     enabled: |_| true,
     run: |ctx| Box::pin(run(ctx)),
@@ -42,8 +42,6 @@ pub static PROBE: Probe<AdContext, AdTarget> = Probe {
 const SHOW_DELETED: &str = "1.2.840.113556.1.4.417";
 /// The well-known GUID of CN=Deleted Objects (`<WKGUID=...,<domain>>` names it whatever its name).
 const DELETED_OBJECTS_WKGUID: &str = "18e2ea80684f11d2b9aa00c04f79f805";
-/// The Default Domain Policy: the one GPO every domain has, under the same GUID.
-const DEFAULT_DOMAIN_POLICY: &str = "{31B2F340-016D-11D2-945F-00C04FB984F9}";
 const BUILTIN_ADMINISTRATOR_RID: u32 = 500;
 
 /// What is checked, in the order `check` lists it.
@@ -107,14 +105,28 @@ pub async fn run(ctx: &AdContext) -> Result<ProbeOutput, ProbeError> {
         Ok::<_, ProbeError>((out, forest, domain, reads))
     }
     .await;
-    let server = session.server().to_string();
     session.close().await;
     let (mut out, forest, domain, mut reads) = result?;
+    let mut unchecked = None;
     if ctx.cfg.gpo {
-        reads.push(sysvol(ctx, &server, &domain, &monitor).await);
+        match sysvol(ctx, &domain, &monitor).await {
+            Ok(read) => reads.push(read),
+            Err(e) => unchecked = Some(e),
+        }
     }
     reads.sort_by_key(|r| r.what as u8);
     emit(&domain, &reads, &mut out);
+    if let Some(e) = unchecked {
+        // No series: whether SYSVOL is readable is not known this cycle.
+        out.checks.push(Check {
+            id: "ad_monitoring_read",
+            subject: format!("{domain}: {}", What::Sysvol.label()),
+            title: What::Sysvol.title().to_string(),
+            status: Status::Warn,
+            observed: format!("not checked: the Group Policy objects could not be read from the directory: {e}"),
+            remediation: Some("See ad_gpo's failure: SYSVOL is read for the GPOs the directory links.".to_string()),
+        });
+    }
 
     let mut others = forest.scope_groups(&ctx.cfg.scopes);
     others.retain(|(d, _)| !d.nc.eq_ignore_ascii_case(&domain_dn));
@@ -341,28 +353,26 @@ async fn tombstones(session: &mut Session, domain_dn: &str, monitor: &str) -> Re
     })
 }
 
-/// `GPT.INI` of the Default Domain Policy over SMB, as `ad_gpo` logs on (NTLM with the bind password).
-async fn sysvol(ctx: &AdContext, server: &str, domain: &str, monitor: &str) -> Read {
-    let path = format!(r"{domain}\Policies\{DEFAULT_DOMAIN_POLICY}\GPT.INI");
-    let read = async {
-        let share = gpo::connect_sysvol(ctx, server).await?;
-        let read = share.read(&path).await;
-        share.close().await;
-        read.map_err(ProbeError::from)
-    };
-    match read.await {
-        Ok(_) => Read {
+/// SYSVOL as `ad_gpo` reads it this cycle (the shared read: one SMB logon serves both probes).
+///
+/// # Errors
+/// The directory part of the shared read failed, so SYSVOL was not tried.
+async fn sysvol(ctx: &AdContext, domain: &str, monitor: &str) -> Result<Read, ProbeError> {
+    let read = ctx.group_policy().await?;
+    let server = &read.server;
+    Ok(match &read.sysvol {
+        Ok(()) => Read {
             what: What::Sysvol,
             readable: true,
-            observed: format!("\\\\{server}\\SYSVOL\\{path} is readable"),
+            observed: format!("\\\\{server}\\SYSVOL\\{domain}\\Policies is readable (the templates ad_gpo reads)"),
             fix: None,
         },
         Err(e) => {
-            let denied = e.reason() == Reason::Permission;
+            let denied = e.reason == Reason::Permission;
             Read {
                 what: What::Sysvol,
                 readable: false,
-                observed: format!("SYSVOL cannot be read: {e}"),
+                observed: format!("SYSVOL cannot be read: {}", e.message),
                 fix: Some(if denied {
                     format!(
                         "Give the monitoring account read access to SYSVOL (Authenticated Users have it by default): on \
@@ -378,5 +388,5 @@ async fn sysvol(ctx: &AdContext, server: &str, domain: &str, monitor: &str) -> R
                 }),
             }
         }
-    }
+    })
 }

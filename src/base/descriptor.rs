@@ -72,10 +72,13 @@ pub enum Need {
     ConnectorAccounts,
     /// The forest's domains (crossRef objects), for default scopes and scopes in other domains.
     ForestDomains,
+    /// The bound domain's Group Policy: GPO links and objects, and their templates in SYSVOL (one SMB logon).
+    GroupPolicy,
 }
 
 impl Need {
-    pub const ALL: [Need; 3] = [Need::DomainControllers, Need::ConnectorAccounts, Need::ForestDomains];
+    pub const ALL: [Need; 4] =
+        [Need::DomainControllers, Need::ConnectorAccounts, Need::ForestDomains, Need::GroupPolicy];
 }
 
 /// A failed probe run: the bounded reason (the label) and the message (logs and the landing page, never a label).

@@ -19,7 +19,7 @@ pub struct TargetContext {
 }
 
 impl TargetContext {
-    /// For the scheduler: each shared read (DC list, connector accounts, forest domains) is reused for a little
+    /// For the scheduler: each shared read (DC list, connector accounts, forest domains, Group Policy) is reused for a little
     /// less than the shortest interval of the probes that need it.
     pub fn new(target: Target, config: &Config) -> TargetContext {
         let reuse = reuse(&target, config);
@@ -72,5 +72,6 @@ fn reuse(target: &Target, config: &Config) -> Reuse {
         dcs: reuse_window(target, config, Need::DomainControllers),
         connectors: reuse_window(target, config, Need::ConnectorAccounts),
         forest: reuse_window(target, config, Need::ForestDomains),
+        group_policy: reuse_window(target, config, Need::GroupPolicy),
     }
 }
