@@ -341,7 +341,7 @@ fn scope_check(domain: &str, dc: &str, scope: &str, account: &ConnectorAccount, 
     Check {
         id: "ad_scope_permissions",
         subject: format!("{scope} for {} on {dc}", account.sam),
-        title: "Connector account holds the writeback rights on new users in the scope".to_string(),
+        title: format!("{} holds the writeback rights on new users in the scope", account.engine.account_title()),
         status: if missing.is_empty() { Status::Pass } else { Status::Fail },
         observed: parts.join("; "),
         remediation: (!missing.is_empty())
@@ -396,7 +396,7 @@ fn connector_checks(basis: &Basis, out: &mut ProbeOutput) {
         out.checks.push(Check {
             id: "ad_connector_token_groups",
             subject: account.sam.clone(),
-            title: "Connector account's group memberships readable".to_string(),
+            title: format!("{}'s group memberships readable", account.engine.account_title()),
             status: Status::Warn,
             observed: "tokenGroups could not be read: rights granted through groups are not seen".to_string(),
             remediation: Some(

@@ -24,6 +24,14 @@ impl Engine {
             Engine::CloudSync => "cloud_sync",
         }
     }
+
+    /// The account as a check's title names it.
+    pub fn account_title(self) -> &'static str {
+        match self {
+            Engine::Connect => "Connector account",
+            Engine::CloudSync => "Cloud Sync gMSA",
+        }
+    }
 }
 
 /// The gMSA the Cloud Sync provisioning agent's installer creates (and every agent of a domain shares).

@@ -6,6 +6,7 @@ use super::links::{account_policy_order, domain_controller_order, Link, LinkedAt
 use super::metrics as m;
 use super::template::{sam_allows, Setting, Template};
 use super::{Gpo, Observed, TemplateState};
+use crate::ad::connector::Engine;
 use crate::base::{Check, ProbeOutput, Status};
 
 /// GPMC path of the minimum password age setting (the seed's words).
@@ -277,7 +278,7 @@ fn restrict_remote_sam(obs: &Observed, out: &mut ProbeOutput) {
         out.checks.push(Check {
             id: "ad_gpo_restrict_remote_sam",
             subject: domain.to_string(),
-            title: "RestrictRemoteSAM allows the connector accounts".to_string(),
+            title: "RestrictRemoteSAM allows the writeback accounts".to_string(),
             status: Status::Pass,
             observed: "no GPO linked at the domain root or the Domain Controllers OU sets RestrictRemoteSAM \
                        (domain controllers then allow remote SAM calls)"
@@ -295,7 +296,11 @@ fn restrict_remote_sam(obs: &Observed, out: &mut ProbeOutput) {
         out.checks.push(Check {
             id: "ad_gpo_restrict_remote_sam",
             subject: account.sam.clone(),
-            title: "RestrictRemoteSAM allows the connector account".to_string(),
+            title: match account.engine {
+                Engine::Connect => "RestrictRemoteSAM allows the connector account",
+                Engine::CloudSync => "RestrictRemoteSAM allows the Cloud Sync gMSA",
+            }
+            .to_string(),
             status,
             observed: format!(
                 "{} sets RestrictRemoteSAM = {sddl}, which {what} {}",
