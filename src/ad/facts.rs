@@ -1,7 +1,8 @@
 //! The per-target source of what several AD probes need: the DC list, the writeback accounts, the forest's
-//! domains and the bound domain's Group Policy (LDAP and SYSVOL). Each is read at most once per cycle (a little less than the shortest interval of the probes that need
-//! it) and awaited by every probe that needs it, whichever runs first; no probe reads what another left behind.
-//! Also the one failover loop: the first DC of a list that answers.
+//! domains and the bound domain's Group Policy (LDAP and SYSVOL). Each is read at most once per cycle (a little
+//! less than the shortest interval of the probes that need it) and awaited by every probe that needs it, whichever
+//! runs first; no probe reads what another left behind. Also the one failover loop: the first DC of a list that
+//! answers.
 
 use std::convert::Infallible;
 use std::future::Future;
